@@ -1,0 +1,77 @@
+"""newsmon_digest: hourly tick that sends the subscriber digests that are due."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pendulum
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import dag, get_current_context, task
+
+# Resolved when the callback fires, not at parse time, so the Variable is read from Airflow's
+# store only on failure; the environment value is the fallback (and the only source when the
+# DAG processor runs a callback with a minimal context that has no `var`).
+_OPS_FALLBACK = os.environ.get("NEWSMON_OPS_EMAIL", "").replace("'", "")
+OPS_EMAIL = (
+    f"{{{{ var.value.get('newsmon_ops_email', '{_OPS_FALLBACK}') if var is defined "
+    f"else '{_OPS_FALLBACK}' }}}}"
+)
+FAILURE_SUBJECT = "[newsmon] {{ dag.dag_id }} failed ({{ run_id }})"
+FAILURE_HTML = (
+    "<p>newsmon DAG <b>{{ dag.dag_id }}</b>, run <code>{{ run_id }}</code>, failed"
+    "{% if reason %}: {{ reason }}{% endif %}.</p>"
+    "{% if ti is defined %}<p>Last task: {{ ti.task_id }}, try {{ ti.try_number }}. "
+    '<a href="{{ ti.log_url }}">Log</a></p>{% endif %}'
+)
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "newsmon",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=4),
+    "execution_timeout": timedelta(minutes=10),
+}
+
+
+@dag(
+    dag_id="newsmon_digest",
+    schedule="0 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=50),
+    default_args=DEFAULT_ARGS | {"execution_timeout": timedelta(minutes=20)},
+    on_failure_callback=SmtpNotifier(
+        to=OPS_EMAIL, subject=FAILURE_SUBJECT, html_content=FAILURE_HTML
+    ),
+    tags=["newsmon", "alerts"],
+    doc_md="""
+### newsmon_digest
+
+Every hour on the hour. Each subscriber rule with `mode: digest` has a schedule in the
+subscriber's time zone (`daily 07:00`, `weekdays 08:30`, `hourly`); the digests due at this
+tick are built from the stories indexed since that rule's previous digest and e-mailed.
+
+* The tick time (the run's data interval end) is passed as "now", so a retry or a cleared run
+  later in the hour decides exactly as the original run did; the ledger stops duplicates.
+* A manual run without a logical date uses the current time.
+""",
+)
+def newsmon_digest() -> None:
+    @task
+    def send_digests() -> dict[str, Any]:
+        """Send the digests due at this tick."""
+        from monitor.airflow_bridge import settings_for_airflow
+        from monitor.pipeline import send_digests as send
+
+        tick = get_current_context().get("data_interval_end")
+        now = None if tick is None else datetime.fromtimestamp(tick.timestamp(), tz=UTC)
+        return send(settings_for_airflow(), now=now)
+
+    send_digests()
+
+
+newsmon_digest()

@@ -1,0 +1,95 @@
+"""newsmon_poll: poll the feeds that are due, in parallel batches, and index their stories."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import Asset, dag, get_current_context, task
+
+# Updated by every poll batch that indexed; newsmon_alerts is scheduled on it. The alerts DAG
+# declares the same name and URI (Assets compare by value, so no import between DAG files).
+STORIES = Asset(name="newsmon_stories", uri="newsmon://stories")
+
+# Resolved when the callback fires, not at parse time, so the Variable is read from Airflow's
+# store only on failure; the environment value is the fallback (and the only source when the
+# DAG processor runs a callback with a minimal context that has no `var`).
+_OPS_FALLBACK = os.environ.get("NEWSMON_OPS_EMAIL", "").replace("'", "")
+OPS_EMAIL = (
+    f"{{{{ var.value.get('newsmon_ops_email', '{_OPS_FALLBACK}') if var is defined "
+    f"else '{_OPS_FALLBACK}' }}}}"
+)
+FAILURE_SUBJECT = "[newsmon] {{ dag.dag_id }} failed ({{ run_id }})"
+FAILURE_HTML = (
+    "<p>newsmon DAG <b>{{ dag.dag_id }}</b>, run <code>{{ run_id }}</code>, failed"
+    "{% if reason %}: {{ reason }}{% endif %}.</p>"
+    "{% if ti is defined %}<p>Last task: {{ ti.task_id }}, try {{ ti.try_number }}. "
+    '<a href="{{ ti.log_url }}">Log</a></p>{% endif %}'
+)
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "newsmon",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=4),
+    "execution_timeout": timedelta(minutes=10),
+}
+
+
+@dag(
+    dag_id="newsmon_poll",
+    schedule="*/5 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    # One run must finish before the next tick would start one; a stuck run is cut off.
+    dagrun_timeout=timedelta(minutes=30),
+    default_args=DEFAULT_ARGS,
+    on_failure_callback=SmtpNotifier(
+        to=OPS_EMAIL, subject=FAILURE_SUBJECT, html_content=FAILURE_HTML
+    ),
+    tags=["newsmon", "ingest"],
+    doc_md="""
+### newsmon_poll
+
+Every 5 minutes: `feed_batches` lists the feeds that are due (each feed has its own interval in
+`feeds.yaml`) in batches of 10; `poll` runs once per batch (dynamic task mapping) and fetches,
+parses, deduplicates, tags and indexes those feeds into Elasticsearch.
+
+* A batch that indexed updates the Asset `newsmon_stories`, which triggers `newsmon_alerts`.
+* No feed due means no mapped task and no alert run.
+* Re-running or clearing a batch is safe: documents are upserted by a hash of the canonical
+  URL, and conditional GET state is kept per feed.
+* One failing feed is reported in the task's result and does not fail the batch; a batch fails
+  (and is retried with backoff) only when Elasticsearch itself is unusable.
+""",
+)
+def newsmon_poll() -> None:
+    @task(execution_timeout=timedelta(minutes=2))
+    def feed_batches() -> list[list[str]]:
+        """Ids of the feeds due now, split into batches."""
+        from monitor.airflow_bridge import settings_for_airflow
+        from monitor.pipeline import feed_batches as due_batches
+
+        return due_batches(settings_for_airflow(), batch_size=10)
+
+    @task(outlets=[STORIES], max_active_tis_per_dagrun=4)
+    def poll(batch: list[str]) -> dict[str, Any]:
+        """Fetch, parse, dedupe, tag and index one batch of feeds."""
+        from monitor.airflow_bridge import settings_for_airflow
+        from monitor.pipeline import poll as poll_feeds
+
+        report = poll_feeds(settings_for_airflow(), batch)
+        # The event's extra carries the counts only, so the Asset history in the UI stays small.
+        scalars = {k: v for k, v in report.items() if isinstance(v, str | int | float | bool)}
+        get_current_context()["outlet_events"][STORIES].extra = {"batch": batch, **scalars}
+        return report
+
+    poll.expand(batch=feed_batches())
+
+
+newsmon_poll()

@@ -1,0 +1,389 @@
+"""The `newsmon` command. Thin: parse arguments, call monitor.pipeline, print a table or JSON.
+
+User-facing errors are one line on stderr (exit 2 for bad configuration or input, 1 for an
+unreachable service); tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, TextIO, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor.config import ConfigError, Settings, load_settings, parse_duration
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="newsmon: news monitoring pipeline."
+)
+config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the configuration.")
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-dir", help="Configuration directory [env NEWSMON_CONFIG_DIR, ./config]."
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings(config_dir: Path | None) -> Settings:
+    try:
+        return load_settings(config_dir)
+    except ConfigError as e:
+        fail(str(e))
+        raise AssertionError from None  # unreachable: fail() raises
+
+
+def guarded(fn: Callable[[], T], s: Settings) -> T:
+    """Run a unit of work, turning service outages into one-line errors."""
+    from elastic_transport import ConnectionError as EsConnectionError
+    from elastic_transport import ConnectionTimeout
+    from elasticsearch import ApiError
+
+    from monitor.mail import MailError
+    from monitor.tagging import TaxonomyError
+
+    try:
+        return fn()
+    except (EsConnectionError, ConnectionTimeout) as e:
+        fail(
+            f"cannot reach Elasticsearch at {s.es.url}: {type(e).__name__} "
+            "(start it or set NEWSMON_ES_URL)",
+            1,
+        )
+    except ApiError as e:
+        fail(f"Elasticsearch at {s.es.url} refused the request: {e.message} ({e.meta.status})", 1)
+    except MailError as e:
+        fail(str(e), 1)
+    except TaxonomyError as e:
+        fail(str(e))
+    raise AssertionError("unreachable")
+
+
+def emit(report: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
+    else:
+        render(report)
+
+
+def _kv_table(title: str, report: dict[str, Any]) -> None:
+    t = Table(title=title, show_header=False)
+    for k, v in report.items():
+        if isinstance(v, list):
+            v = "\n".join(map(str, v)) if v else "—"
+        t.add_row(k, str(v))
+    out.print(t)
+
+
+def _render_poll(r: dict[str, Any]) -> None:
+    t = Table(title="Feeds")
+    for col in ("feed", "status", "items", "new", "error"):
+        t.add_column(col, overflow="fold")
+    for row in r["feeds"]:
+        style = "red" if row["status"] == "error" else None
+        t.add_row(
+            row["feed"],
+            row["status"],
+            str(row["items"]),
+            str(row["new"]),
+            row["error"] or "",
+            style=style,
+        )
+    out.print(t)
+    _kv_table("Poll", {k: v for k, v in r.items() if k != "feeds"})
+
+
+def _render_run(r: dict[str, Any]) -> None:
+    _render_poll(r["poll"])
+    _kv_table("Alerts", r["alerts"])
+    _kv_table("Digests", r["digests"])
+
+
+def _report_feed_errors(r: dict[str, Any]) -> None:
+    # One line per failing feed on stderr, so a cron mail or log shows them without the table.
+    for row in r["feeds"]:
+        if row["status"] == "error":
+            err.print(f"feed {row['feed']}: {row['error']}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def init(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Install the Elasticsearch index templates and create the indices (idempotent)."""
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    emit(guarded(lambda: pipeline.init(s), s), as_json, lambda r: _kv_table("init", r))
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    interval: Annotated[str, typer.Option(help="Pause between cycles when looping.")] = "60s",
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Poll due feeds, index new stories, send due alerts and digests; once or in a loop."""
+    from monitor import pipeline
+
+    pause = parse_duration(interval)
+    while True:
+        s = settings(config_dir)  # re-read each cycle: config edits apply without a restart
+        report = guarded(partial(pipeline.run_once, s), s)
+        _report_feed_errors(report["poll"])
+        emit(report, as_json, _render_run)
+        if once:
+            return
+        time.sleep(pause)
+
+
+@app.command()
+def poll(
+    feed: Annotated[
+        list[str] | None, typer.Option("--feed", help="Feed id (repeatable); default: all due.")
+    ] = None,
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Poll feeds and index new stories (no alerts)."""
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    if feed:
+        for f in feed:
+            try:
+                s.feed(f)
+            except ConfigError as e:
+                fail(str(e))
+    report = guarded(lambda: pipeline.poll(s, feed or None), s)
+    _report_feed_errors(report)
+    emit(report, as_json, _render_poll)
+
+
+@app.command()
+def alerts(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Send instant alerts for stories indexed since the last run."""
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    emit(guarded(lambda: pipeline.send_alerts(s), s), as_json, lambda r: _kv_table("Alerts", r))
+
+
+@app.command()
+def digests(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Send the digests that are due."""
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    emit(guarded(lambda: pipeline.send_digests(s), s), as_json, lambda r: _kv_table("Digests", r))
+
+
+@app.command()
+def maintain(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Retention (drop old monthly indices) and a feed-health report."""
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    emit(guarded(lambda: pipeline.maintain(s), s), as_json, lambda r: _kv_table("Maintenance", r))
+
+
+def _json_lines(stream: TextIO, required: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """Records from JSON Lines; a bad line is reported on stderr and skipped, the rest go on."""
+    for n, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            err.print(f"line {n}: not valid JSON: {e.msg} (column {e.colno})", highlight=False)
+            _json_lines.bad += 1  # type: ignore[attr-defined]
+            continue
+        missing = [k for k in required if not isinstance(rec, dict) or k not in rec]
+        if missing:
+            err.print(f"line {n}: missing field(s) {', '.join(missing)}", highlight=False)
+            _json_lines.bad += 1  # type: ignore[attr-defined]
+            continue
+        yield rec
+
+
+def _write(rec: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def tag(
+    topics: Annotated[
+        Path | None, typer.Option(help="Taxonomy file [CONFIG_DIR/topics.yaml].")
+    ] = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Tag JSON Lines stories from stdin (id, title, summary[, lang]); one JSON line out each."""
+    from monitor.tagging import Tagger, TaxonomyError, load_taxonomy, tag_record
+
+    path = topics or Path(config_dir or _env_config_dir()) / "topics.yaml"
+    try:
+        tagger = Tagger(load_taxonomy(path))
+    except (TaxonomyError, OSError) as e:
+        fail(str(e) if isinstance(e, TaxonomyError) else f"{path}: {e.strerror}")
+    _json_lines.bad = 0  # type: ignore[attr-defined]
+    for rec in _json_lines(sys.stdin, ("id", "title")):
+        rec.setdefault("summary", "")
+        _write(tag_record(tagger, rec))
+        sys.stdout.flush()
+    if _json_lines.bad:  # type: ignore[attr-defined]
+        raise typer.Exit(2)
+
+
+@app.command()
+def dedupe() -> None:
+    """Cluster JSON Lines stories from stdin in arrival order; writes {"id", "cluster_id"} each."""
+    from monitor.dedupe import dedupe_records
+
+    _json_lines.bad = 0  # type: ignore[attr-defined]
+    for rec in dedupe_records(_json_lines(sys.stdin, ("id",))):
+        _write(rec)
+    if _json_lines.bad:  # type: ignore[attr-defined]
+        raise typer.Exit(2)
+
+
+@app.command(name="eval")
+def evaluate(
+    corpus: Annotated[Path, typer.Option(help="Labelled JSON Lines corpus.")],
+    topics: Annotated[
+        Path | None, typer.Option(help="Taxonomy file [CONFIG_DIR/topics.yaml].")
+    ] = None,
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Precision, recall and F1 of the tagger per topic, per language and for people."""
+    from monitor.evaluation import evaluate as run_eval
+    from monitor.evaluation import render_eval
+    from monitor.tagging import Tagger, TaxonomyError, load_taxonomy
+
+    path = topics or Path(config_dir or _env_config_dir()) / "topics.yaml"
+    try:
+        tagger = Tagger(load_taxonomy(path))
+    except TaxonomyError as e:
+        fail(str(e))
+    if not corpus.is_file():
+        fail(f"{corpus}: file not found")
+    with corpus.open(encoding="utf-8") as fh:
+        _json_lines.bad = 0  # type: ignore[attr-defined]
+        report = run_eval(tagger, list(_json_lines(fh, ("id", "title"))))
+    if as_json:
+        _write(report.as_dict())
+    else:
+        rendered = render_eval(report)
+        for item in rendered if isinstance(rendered, list) else [rendered]:
+            out.print(item)
+
+
+@app.command()
+def retag(
+    since: Annotated[
+        str, typer.Option(help="Re-tag stories first seen within this period (e.g. 30d).")
+    ] = "30d",
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-tag stored stories with the current taxonomy (scroll + bulk; idempotent)."""
+    from rich.progress import Progress
+
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    try:
+        period = timedelta(seconds=parse_duration(since))
+    except ValueError as e:
+        fail(f"--since: {e}")
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("re-tagging", total=None)
+        report = guarded(
+            lambda: pipeline.retag(s, period, lambda n: progress.update(task, completed=n)), s
+        )
+    emit(report, as_json, lambda r: _kv_table("retag", r))
+
+
+@app.command()
+def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Feed health: last poll, last success, failures, last error."""
+    from monitor import pipeline
+
+    s = settings(config_dir)
+
+    def load() -> dict[str, Any]:
+        states = pipeline.open_store(s).load_feed_states([f.id for f in s.feeds])
+        rows = []
+        for f in s.feeds:
+            st = states.get(f.id)
+            rows.append(
+                {
+                    "feed": f.id,
+                    "last_polled": st.last_polled.isoformat() if st and st.last_polled else None,
+                    "last_success": st.last_success.isoformat() if st and st.last_success else None,
+                    "failures": st.consecutive_failures if st else 0,
+                    "stories": st.stories_total if st else 0,
+                    "error": st.last_error if st else None,
+                }
+            )
+        return {"feeds": rows}
+
+    def render(r: dict[str, Any]) -> None:
+        t = Table(title="Feed health")
+        for col in ("feed", "last_polled", "last_success", "failures", "stories", "error"):
+            t.add_column(col, overflow="fold")
+        for row in r["feeds"]:
+            t.add_row(
+                *[str(row[c] or "") for c in ("feed", "last_polled", "last_success")],
+                str(row["failures"]),
+                str(row["stories"]),
+                row["error"] or "",
+            )
+        out.print(t)
+
+    emit(guarded(load, s), as_json, render)
+
+
+@config_app.command("check")
+def config_check(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Validate feeds.yaml, topics.yaml, subscribers.yaml and the environment."""
+    from monitor import pipeline
+    from monitor.tagging import TaxonomyError
+
+    s = settings(config_dir)
+    try:
+        summary = pipeline.config_summary(s)
+    except TaxonomyError as e:
+        fail(str(e))
+    except FileNotFoundError:
+        fail(f"{s.topics_path}: file not found")
+    emit(summary, as_json, lambda r: _kv_table("configuration OK", r))
+
+
+def _env_config_dir() -> str:
+    import os
+
+    return os.environ.get("NEWSMON_CONFIG_DIR") or "./config"
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,300 @@
+"""Load and validate configuration: YAML files in the config directory plus NEWSMON_* environment.
+
+Errors are one line and name the file and the key, e.g.
+``config/feeds.yaml: feeds[2].url: not an http(s) URL``.
+Secrets (passwords, API keys) come only from the environment, never from YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_M = TypeVar("_M", bound=BaseModel)
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line naming the file and key."""
+
+
+def parse_duration(value: str | int) -> int:
+    """'10m' -> 600 seconds; plain integers are seconds."""
+    if isinstance(value, int):
+        return value
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a duration like 30s, 10m, 2h or 1d")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedConfig(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    url: str
+    name: str
+    language: str | None = None
+    interval: int | None = None  # seconds; None = settings default
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("not an http(s) URL")
+        return v
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return None if v is None else parse_duration(v)
+
+
+class FeedsFile(_Strict):
+    default_interval: int = 600
+    feeds: list[FeedConfig]
+
+    @field_validator("default_interval", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique(cls, v: list[FeedConfig]) -> list[FeedConfig]:
+        seen: set[str] = set()
+        for f in v:
+            if f.id in seen:
+                raise ValueError(f"duplicate feed id {f.id!r}")
+            seen.add(f.id)
+        return v
+
+
+_DIGEST = re.compile(r"^(daily|weekdays)\s+([01]\d|2[0-3]):([0-5]\d)$|^hourly$")
+
+
+class AlertRule(_Strict):
+    name: str
+    query: str
+    mode: Literal["instant", "digest"] = "instant"
+    digest: str | None = None  # "daily 07:00", "weekdays 08:30", "hourly"
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not _DIGEST.match(v.strip()):
+            raise ValueError("digest must look like 'daily 07:00', 'weekdays 08:30' or 'hourly'")
+        return v.strip() if v else v
+
+
+class Subscriber(_Strict):
+    email: str
+    name: str = ""
+    timezone: str = "UTC"
+    alerts: list[AlertRule] = Field(default_factory=list)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            return validate_email(v, check_deliverability=False).normalized
+        except EmailNotValidError as e:
+            raise ValueError(str(e)) from None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name such as Europe/Istanbul)"
+            ) from None
+        return v
+
+
+class SubscribersFile(_Strict):
+    subscribers: list[Subscriber] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ElasticsearchSettings:
+    url: str = "http://localhost:9200"
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_certs: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    mail_from: str = "newsmon@localhost"
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    es: ElasticsearchSettings
+    smtp: SmtpSettings
+    index_prefix: str = "newsmon"
+    allow_private_feeds: bool = False
+    feeds: list[FeedConfig] = field(default_factory=list)
+    default_interval: int = 600
+    subscribers: list[Subscriber] = field(default_factory=list)
+    fetch_timeout: float = 20.0
+    fetch_concurrency: int = 8
+    dedupe_window_days: int = 7
+    retention_months: int = 24
+
+    @property
+    def topics_path(self) -> Path:
+        return self.config_dir / "topics.yaml"
+
+    def feed(self, feed_id: str) -> FeedConfig:
+        for f in self.feeds:
+            if f.id == feed_id:
+                return f
+        raise ConfigError(f"{self.config_dir / 'feeds.yaml'}: no feed with id {feed_id!r}")
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "?"
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}: {where}: invalid YAML: {problem}") from None
+
+
+def _validate(model: type[_M], path: Path, data: Any) -> _M:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise ConfigError(f"{path}: {_loc(tuple(err['loc']))}: {msg}{more}") from None
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"environment: {key}: {raw!r} is not a boolean (use true or false)")
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"environment: {key}: {raw!r} is not a whole number") from None
+
+
+def settings_from_env(
+    env: Mapping[str, str] | None = None,
+) -> tuple[ElasticsearchSettings, SmtpSettings]:
+    """The service settings (Elasticsearch, SMTP) from NEWSMON_* variables."""
+    env = os.environ if env is None else env
+    es = ElasticsearchSettings(
+        url=env.get("NEWSMON_ES_URL") or "http://localhost:9200",
+        api_key=env.get("NEWSMON_ES_API_KEY") or None,
+        username=env.get("NEWSMON_ES_USERNAME") or None,
+        password=env.get("NEWSMON_ES_PASSWORD") or None,
+        ca_certs=env.get("NEWSMON_ES_CA_CERTS") or None,
+    )
+    security = (env.get("NEWSMON_SMTP_SECURITY") or "starttls").lower()
+    if security not in ("starttls", "tls", "none"):
+        raise ConfigError(
+            f"environment: NEWSMON_SMTP_SECURITY: {security!r} is not one of starttls, tls, none"
+        )
+    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    smtp = SmtpSettings(
+        host=env.get("NEWSMON_SMTP_HOST") or "localhost",
+        port=_int(env, "NEWSMON_SMTP_PORT", default_port),
+        username=env.get("NEWSMON_SMTP_USERNAME") or None,
+        password=env.get("NEWSMON_SMTP_PASSWORD") or None,
+        security=security,  # type: ignore[arg-type]
+        mail_from=env.get("NEWSMON_MAIL_FROM") or "newsmon@localhost",
+    )
+    return es, smtp
+
+
+def load_settings(
+    config_dir: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the config directory and environment into validated Settings, or raise ConfigError."""
+    env = os.environ if env is None else env
+    cdir = Path(config_dir or env.get("NEWSMON_CONFIG_DIR") or "./config")
+    if not cdir.is_dir():
+        raise ConfigError(f"{cdir}: configuration directory not found (set NEWSMON_CONFIG_DIR)")
+    feeds_path = cdir / "feeds.yaml"
+    feeds = _validate(FeedsFile, feeds_path, _read_yaml(feeds_path))
+    subs_path = cdir / "subscribers.yaml"
+    # No subscribers file is a valid set-up: newsmon then only indexes.
+    subs = (
+        _validate(SubscribersFile, subs_path, _read_yaml(subs_path))
+        if subs_path.exists()
+        else SubscribersFile()
+    )
+    prefix = env.get("NEWSMON_INDEX_PREFIX") or "newsmon"
+    if not re.match(r"^[a-z0-9][a-z0-9_-]*$", prefix):
+        raise ConfigError(
+            f"environment: NEWSMON_INDEX_PREFIX: {prefix!r} must be lower-case letters, "
+            "digits, - or _"
+        )
+    es, smtp = settings_from_env(env)
+    return Settings(
+        config_dir=cdir,
+        es=es,
+        smtp=smtp,
+        index_prefix=prefix,
+        allow_private_feeds=_bool(env, "NEWSMON_ALLOW_PRIVATE_FEEDS", False),
+        feeds=list(feeds.feeds),
+        default_interval=feeds.default_interval,
+        subscribers=list(subs.subscribers),
+        fetch_timeout=float(_int(env, "NEWSMON_FETCH_TIMEOUT", 20)),
+        fetch_concurrency=_int(env, "NEWSMON_FETCH_CONCURRENCY", 8),
+        dedupe_window_days=_int(env, "NEWSMON_DEDUPE_WINDOW_DAYS", 7),
+        retention_months=_int(env, "NEWSMON_RETENTION_MONTHS", 24),
+    )

@@ -1,0 +1,94 @@
+"""Plain typed records passed between the pipeline stages.
+
+Stages hand these to each other; only `store` turns them into Elasticsearch documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Story:
+    """One item from one feed, normalised. Enrichment fields are filled by later stages."""
+
+    id: str  # stable hash of the canonical URL (or the feed GUID when there is no link)
+    feed_id: str
+    outlet: str
+    url: str
+    canonical_url: str
+    title: str
+    summary: str
+    fetched_at: datetime  # UTC; when newsmon first fetched it
+    published: datetime | None = None  # UTC; None when the feed gives no usable date
+    guid: str | None = None
+    content: str | None = None
+    lang: str | None = None
+    authors: list[str] = field(default_factory=list)
+    # tagging
+    topics: list[str] = field(default_factory=list)
+    topic_scores: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    people: list[str] = field(default_factory=list)
+    orgs: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    # dedupe
+    title_key: str = ""  # normalised title, for exact-duplicate detection per outlet
+    lsh_bands: list[str] = field(default_factory=list)
+    cluster_id: str = ""  # id of the first-seen story of its cluster ("" until dedupe ran)
+    is_primary: bool = True
+    wire: str | None = None
+
+
+@dataclass
+class FetchResult:
+    """What `fetch` learnt from one HTTP poll of one feed. Bytes only: never parsed here."""
+
+    feed_id: str
+    url: str
+    ok: bool
+    status: int | None = None
+    body: bytes | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    error: str | None = None  # one line, for the operator
+    elapsed_ms: float = 0.0
+    final_url: str | None = None
+
+
+@dataclass
+class FeedState:
+    """Per-feed polling state kept in `{prefix}-feeds`."""
+
+    feed_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled: datetime | None = None
+    last_success: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    stories_total: int = 0
+
+
+@dataclass
+class Delivery:
+    """One alert e-mail in the ledger `{prefix}-deliveries`; its id makes a resend impossible."""
+
+    id: str
+    subscriber: str
+    alert: str
+    mode: str  # instant | digest
+    story_ids: list[str]
+    cluster_ids: list[str]
+    status: str  # pending | sent | failed
+    created_at: datetime
+    sent_at: datetime | None = None
+    period: str | None = None  # digest slot key, e.g. "2026-11-25" for a daily digest
+    error: str | None = None
+    attempts: int = 0

@@ -1,0 +1,289 @@
+"""Feed bytes -> `Story` records: feedparser reads RSS, Atom and RDF; nh3 turns HTML into text.
+
+Nothing here touches the network: the body comes from `fetch`, and feedparser is handed a
+stream (never a string) so it cannot mistake the body for a URL or a file name to open.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import io
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import nh3
+
+from monitor.models import Story
+from monitor.urls import canonical_url, story_id
+
+# Feeds date items a little ahead of the clock (time zones typed wrong, embargoed copy); more
+# than this is a broken date, not news from the future.
+_MAX_FUTURE = timedelta(days=2)
+# Nothing older than the web feed formats themselves is a real publication date; it is a
+# zeroed or mis-parsed field (1970-01-01 is the usual one).
+_MIN_DATE = datetime(1995, 1, 1, tzinfo=UTC)
+# Block-level tags end a word even when the markup has no whitespace between them
+# ("<p>One</p><p>Two</p>"); nh3 strips tags without inserting any, so we add a space first.
+_BLOCK_TAG = re.compile(
+    r"<(?=/?(?:p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|thead|tbody|blockquote|"
+    r"section|article|aside|header|footer|figure|figcaption|img|pre|address|nav|main)\b)",
+    re.IGNORECASE,
+)
+# Bozo reasons about labels, not about the document: entries are complete.
+_SOFT_BOZO = (
+    feedparser.CharacterEncodingOverride,
+    feedparser.CharacterEncodingUnknown,
+    feedparser.NonXMLContentType,
+)
+_LANG = re.compile(r"^[a-z]{2,3}$")
+_TITLE_FROM_SUMMARY_CHARS = 120
+_SUMMARY_FROM_CONTENT_CHARS = 600
+
+
+@dataclass
+class ParseResult:
+    """Stories read from one feed body, plus what the operator should know about the feed."""
+
+    stories: list[Story]
+    error: str | None = None  # one line; set when no entries could be read at all
+    warnings: list[str] = field(default_factory=list)
+    feed_title: str | None = None
+
+
+def html_to_text(html_fragment: str) -> str:
+    """Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    if not html_fragment:
+        return ""
+    spaced = _BLOCK_TAG.sub(" <", html_fragment)
+    # tags=set() strips every tag but keeps its text; script/style content is dropped entirely.
+    stripped = nh3.clean(spaced, tags=set(), strip_comments=True)
+    return _collapse(html.unescape(stripped))
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = _collapse(text)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _truncate_words(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def _detail_text(value: str, detail: Mapping[str, Any] | None) -> str:
+    """Text of a feedparser text construct; only text/plain skips the HTML stripping."""
+    if detail is not None and detail.get("type") == "text/plain":
+        return _collapse(value)
+    return html_to_text(value)
+
+
+def _to_utc(parsed: time.struct_time | None, fetched_at: datetime) -> datetime | None:
+    if parsed is None:
+        return None
+    try:
+        # feedparser normalises dates to UTC struct_time; timegm reads it as UTC.
+        when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    if when < _MIN_DATE or when > fetched_at + _MAX_FUTURE:
+        return None
+    return when
+
+
+def _language(raw: object) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    primary = re.split(r"[-_]", raw.strip().lower(), maxsplit=1)[0]
+    return primary if _LANG.match(primary) else None
+
+
+def _entry_language(
+    entry: Mapping[str, Any], feed_lang: str | None, default_lang: str | None
+) -> str | None:
+    candidates: list[object] = [entry.get("language")]
+    # xml:lang on an Atom entry or on its text constructs lands in the *_detail dicts.
+    for key in ("title_detail", "summary_detail"):
+        detail = entry.get(key)
+        if isinstance(detail, Mapping):
+            candidates.append(detail.get("language"))
+    for item in entry.get("content") or []:
+        if isinstance(item, Mapping):
+            candidates.append(item.get("language"))
+    for raw in candidates:
+        lang = _language(raw)
+        if lang:
+            return lang
+    return feed_lang or _language(default_lang)
+
+
+def _authors(entry: Mapping[str, Any]) -> list[str]:
+    names: list[str] = []
+    for author in entry.get("authors") or []:
+        if isinstance(author, Mapping):
+            name = _collapse(str(author.get("name") or author.get("email") or ""))
+            if name and name not in names:
+                names.append(name)
+    if not names and isinstance(entry.get("author"), str):
+        name = _collapse(entry["author"])
+        if name:
+            names.append(name)
+    return names
+
+
+def _link(entry: Mapping[str, Any], base_url: str) -> str | None:
+    raw = entry.get("link")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    absolute = urljoin(base_url, raw.strip())
+    # javascript:, mailto: and friends are not articles.
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
+def _content(entry: Mapping[str, Any]) -> str | None:
+    texts = []
+    for item in entry.get("content") or []:
+        if isinstance(item, Mapping) and isinstance(item.get("value"), str):
+            text = _detail_text(item["value"], item)
+            if text:
+                texts.append(text)
+    # Feeds that offer several content variants (plain and HTML) repeat one text; keep the fullest.
+    return max(texts, key=len) if texts else None
+
+
+def _feed_error(parsed: Any) -> str:
+    exc = parsed.get("bozo_exception")
+    if exc is not None:
+        return f"malformed feed: {_one_line(str(exc) or type(exc).__name__)}"
+    return "malformed feed: not an RSS, Atom or RDF document"
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed_id: str,
+    outlet: str,
+    base_url: str,
+    fetched_at: datetime,
+    default_lang: str | None = None,
+    content_type: str | None = None,
+) -> ParseResult:
+    """Read the stories of one feed body; a feed with no readable entry gives `error`."""
+    # The charset in Content-Type outranks the XML declaration (RFC 7303); without a header,
+    # application/xml lets the declaration decide instead of flagging a missing type.
+    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=headers,
+        # We turn every field into plain text ourselves; feedparser's own sanitiser and URI
+        # rewriting of embedded HTML would be work thrown away.
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    feed = parsed.get("feed") or {}
+    feed_title = _collapse(html_to_text(feed.get("title", ""))) or None
+    entries = parsed.get("entries") or []
+    if not entries:
+        if parsed.get("bozo") or not parsed.get("version"):
+            return ParseResult(stories=[], error=_feed_error(parsed), feed_title=feed_title)
+        return ParseResult(stories=[], feed_title=feed_title)
+
+    warnings: list[str] = []
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        reason = _one_line(str(exc) or type(exc).__name__) if exc is not None else "unknown"
+        if isinstance(exc, _SOFT_BOZO):
+            # The XML itself was fine; the server mislabelled its type or charset.
+            warnings.append(f"feed content type or encoding: {reason}")
+        else:
+            warnings.append(
+                f"feed is not well-formed ({reason}); read {len(entries)} entries anyway"
+            )
+
+    feed_lang = _language(feed.get("language"))
+    fetched_utc = (
+        fetched_at.astimezone(UTC) if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
+    )
+    stories: list[Story] = []
+    for position, entry in enumerate(entries, start=1):
+        story = _story(
+            entry,
+            position=position,
+            feed_id=feed_id,
+            outlet=outlet,
+            base_url=base_url,
+            fetched_at=fetched_utc,
+            feed_lang=feed_lang,
+            default_lang=default_lang,
+            warnings=warnings,
+        )
+        if story is not None:
+            stories.append(story)
+    return ParseResult(stories=stories, warnings=warnings, feed_title=feed_title)
+
+
+def _story(
+    entry: Mapping[str, Any],
+    *,
+    position: int,
+    feed_id: str,
+    outlet: str,
+    base_url: str,
+    fetched_at: datetime,
+    feed_lang: str | None,
+    default_lang: str | None,
+    warnings: list[str],
+) -> Story | None:
+    title = _detail_text(str(entry.get("title") or ""), entry.get("title_detail"))
+    link = _link(entry, base_url)
+    guid_raw = entry.get("id")
+    guid = guid_raw.strip() if isinstance(guid_raw, str) and guid_raw.strip() else None
+    if not title and not link:
+        warnings.append(f"entry {position}: no title and no link; skipped")
+        return None
+    canonical = canonical_url(link) if link else ""
+    if not canonical and not guid:
+        warnings.append(f"entry {position} ({_one_line(title, 60)}): no link and no GUID; skipped")
+        return None
+
+    summary = _detail_text(str(entry.get("summary") or ""), entry.get("summary_detail"))
+    content = _content(entry)
+    if content == summary:
+        content = None
+    if not summary and content:
+        summary = _truncate_words(content, _SUMMARY_FROM_CONTENT_CHARS)
+    if not title:
+        # RSS 2.0 allows an item with only a description; alerts and dedupe need a headline.
+        title = _truncate_words(summary or content or link or "", _TITLE_FROM_SUMMARY_CHARS)
+
+    published = _to_utc(entry.get("published_parsed"), fetched_at)
+    if published is None:
+        published = _to_utc(entry.get("updated_parsed"), fetched_at)
+
+    return Story(
+        id=story_id(canonical or None, guid, feed_id),
+        feed_id=feed_id,
+        outlet=outlet,
+        url=link or "",
+        canonical_url=canonical,
+        title=title,
+        summary=summary,
+        fetched_at=fetched_at,
+        published=published,
+        guid=guid,
+        content=content,
+        lang=_entry_language(entry, feed_lang, default_lang),
+        authors=_authors(entry),
+    )
