@@ -36,12 +36,16 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
 
 __all__ = [
     "ES_VERSION",
     "ElasticsearchStartError",
     "EsNode",
+    "delete_prefixed",
     "ensure_distribution",
     "find_java",
     "main",
@@ -626,6 +630,33 @@ def start(
         log_file=log_file,
         ephemeral=ephemeral,
     )
+
+
+# --------------------------------------------------------------------------- test clean-up
+
+
+def delete_prefixed(client: Elasticsearch, prefix: str) -> None:
+    """Delete every index, index template and component template named ``{prefix}-*``."""
+    from elasticsearch import NotFoundError
+
+    pattern = f"{prefix}-*"
+    # Resolve names first: a shared server may forbid wildcard deletes
+    # (action.destructive_requires_name defaults to true).
+    indices = list(client.indices.get(index=pattern, expand_wildcards="all"))
+    if indices:
+        client.indices.delete(index=",".join(indices), ignore_unavailable=True)
+    # Index templates go before component templates: a component template in use cannot go.
+    with contextlib.suppress(NotFoundError):
+        found = client.indices.get_index_template(name=pattern)
+        for template in found.get("index_templates", []):
+            client.indices.delete_index_template(name=template["name"])
+    with contextlib.suppress(NotFoundError):
+        found = client.cluster.get_component_template(name=pattern)
+        for template in found.get("component_templates", []):
+            client.cluster.delete_component_template(name=template["name"])
+    with contextlib.suppress(NotFoundError):
+        for name in client.indices.get_template(name=pattern):
+            client.indices.delete_template(name=name)
 
 
 # --------------------------------------------------------------------------- CLI

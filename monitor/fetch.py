@@ -236,7 +236,7 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
         )
         async with client.stream("GET", url, headers=headers) as response:
             status = response.status_code
-            if response.is_redirect:
+            if response.has_redirect_location:
                 url = str(response.url.join(response.headers["location"]))
                 continue
             result = FetchResult(

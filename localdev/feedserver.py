@@ -1,0 +1,392 @@
+"""A real HTTP feed server on loopback, for integration tests and local demos.
+
+Serves the files of one directory with ETag / Last-Modified validators and answers conditional
+requests with 304, like a well-behaved CDN. Extra routes under `/_/` misbehave on purpose:
+
+    /_/status/<code>           empty response with that status (500, 404, 429, ...)
+    /_/hang/<seconds>          waits before answering at all (at most 30 s)
+    /_/trickle/<seconds>       sends headers, then one byte every 0.2 s for that long (at most 30 s)
+    /_/redirect?to=<url>&code=<3xx>   redirect to any URL (default 302)
+    /_/redirect-loop/<n>       redirects to itself forever
+    /_/big/<bytes>             a body of that size, with Content-Length
+    /_/big-unsized/<bytes>     a body of that size, without Content-Length
+    /_/gzip/<name>             a feed file sent gzip-encoded
+
+Written on http.server rather than a framework: the point is full control over misbehaviour
+(hanging, trickling, lying sizes) with no dependency in tests. Run it for a demo with
+
+    python -m localdev.feedserver --dir tests/fixtures/feeds --port 8081
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import gzip
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import parse_qs, quote, urlsplit
+
+_MAX_STALL_SECONDS = 30.0
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the server answered, as tests want to see it."""
+
+    method: str
+    path: str
+    status: int
+    if_none_match: str | None
+    if_modified_since: str | None
+    user_agent: str | None
+    accept_encoding: str | None
+
+
+def content_type_for(path: Path, head: bytes) -> str:
+    """Media type of a feed file, from its root element (extensions say little: all are .xml)."""
+    if path.suffix == ".json":
+        return "application/feed+json"
+    sample = head[:2048].lower()
+    if b"<rss" in sample:
+        kind = "application/rss+xml"
+    elif b"<feed" in sample:
+        kind = "application/atom+xml"
+    elif b"<rdf:rdf" in sample:
+        kind = "application/rdf+xml"
+    elif path.suffix in (".xml", ".rss", ".atom"):
+        kind = "application/xml"
+    else:
+        return "application/octet-stream"
+    # No charset parameter: an XML media type then defers to the document's own declaration,
+    # which is what the non-UTF-8 fixtures rely on.
+    return kind
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "newsmon-feedserver/1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def do_HEAD(self) -> None:
+        self._dispatch(send_body=False)
+
+    def do_GET(self) -> None:
+        self._dispatch(send_body=True)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _record(self, status: int) -> None:
+        self.server.record(
+            RequestRecord(
+                method=self.command,
+                path=self.path,
+                status=status,
+                if_none_match=self.headers.get("If-None-Match"),
+                if_modified_since=self.headers.get("If-Modified-Since"),
+                user_agent=self.headers.get("User-Agent"),
+                accept_encoding=self.headers.get("Accept-Encoding"),
+            )
+        )
+
+    def _reply(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        send_body: bool = True,
+    ) -> None:
+        self._record(status)
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if status != 304:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body and status != 304 and body:
+            self.wfile.write(body)
+
+    def _stall(self, seconds: float) -> bool:
+        """Sleep up to `seconds` (capped); False when the server is shutting down."""
+        return not self.server.closing.wait(min(max(seconds, 0.0), _MAX_STALL_SECONDS))
+
+    def _dispatch(self, *, send_body: bool) -> None:
+        parts = urlsplit(self.path)
+        segments = [s for s in parts.path.split("/") if s]
+        try:
+            if segments[:1] == ["_"] and len(segments) >= 2:
+                self._special(segments[1], segments[2:], parse_qs(parts.query), send_body)
+            else:
+                self._file("/".join(segments), send_body=send_body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (timeout tests do exactly that); nothing left to answer.
+            pass
+
+    # --- files ------------------------------------------------------------------------------
+
+    def _file(self, name: str, *, send_body: bool, gzipped: bool = False) -> None:
+        path = self.server.file_path(name)
+        if path is None:
+            self._reply(404, b"not found\n", {"Content-Type": "text/plain"}, send_body=send_body)
+            return
+        data = path.read_bytes()
+        mtime = datetime.fromtimestamp(int(path.stat().st_mtime), tz=UTC)
+        etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+        headers = {
+            "Content-Type": content_type_for(path, data),
+            "ETag": etag,
+            "Last-Modified": email.utils.format_datetime(mtime, usegmt=True),
+            "Cache-Control": "max-age=60",
+        }
+        if self._not_modified(etag, mtime):
+            self._reply(304, headers=headers, send_body=send_body)
+            return
+        if gzipped:
+            data = gzip.compress(data)
+            headers["Content-Encoding"] = "gzip"
+        self._reply(200, data, headers, send_body=send_body)
+
+    def _not_modified(self, etag: str, mtime: datetime) -> bool:
+        # RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it.
+        inm = self.headers.get("If-None-Match")
+        if inm is not None:
+            tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+            return "*" in tags or etag in tags
+        ims = self.headers.get("If-Modified-Since")
+        if ims:
+            try:
+                since = email.utils.parsedate_to_datetime(ims)
+            except (TypeError, ValueError):
+                return False
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            return mtime <= since
+        return False
+
+    # --- misbehaving routes -----------------------------------------------------------------
+
+    def _special(
+        self, route: str, args: list[str], query: dict[str, list[str]], send_body: bool
+    ) -> None:
+        arg = args[0] if args else ""
+        if route == "status" and arg.isdigit():
+            code = int(arg)
+            try:
+                reason = HTTPStatus(code).phrase
+            except ValueError:
+                reason = ""
+            body = f"{code} {reason}\n".encode()
+            self._reply(code, body, {"Content-Type": "text/plain"}, send_body=send_body)
+        elif route == "hang":
+            if self._stall(_seconds(arg)):
+                self._reply(200, b"too late\n", {"Content-Type": "text/plain"})
+        elif route == "trickle":
+            self._trickle(_seconds(arg))
+        elif route == "redirect":
+            target = query.get("to", [""])[0]
+            code = int(query.get("code", ["302"])[0])
+            self._reply(code, headers={"Location": target}, send_body=send_body)
+        elif route == "redirect-loop":
+            self._reply(302, headers={"Location": self.path}, send_body=send_body)
+        elif route in ("big", "big-unsized") and arg.isdigit():
+            self._big(int(arg), sized=route == "big", send_body=send_body)
+        elif route == "gzip" and args:
+            self._file("/".join(args), send_body=send_body, gzipped=True)
+        else:
+            self._reply(404, b"no such route\n", {"Content-Type": "text/plain"})
+
+    def _trickle(self, seconds: float) -> None:
+        self._record(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.end_headers()
+        deadline = time.monotonic() + min(seconds, _MAX_STALL_SECONDS)
+        self.wfile.write(b"<?xml version='1.0'?><rss version='2.0'><channel>")
+        self.wfile.flush()
+        while time.monotonic() < deadline and self._stall(0.2):
+            self.wfile.write(b" ")
+            self.wfile.flush()
+
+    def _big(self, size: int, *, sized: bool, send_body: bool) -> None:
+        self._record(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        if sized:
+            self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if not send_body:
+            return
+        for chunk in _filler(size):
+            self.wfile.write(chunk)
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 5.0
+
+
+def _filler(size: int) -> Iterator[bytes]:
+    block = b"<!-- padding -->\n" * (_CHUNK // 17 + 1)
+    left = size
+    while left > 0:
+        piece = block[: min(left, _CHUNK)]
+        left -= len(piece)
+        yield piece
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], directory: Path, *, verbose: bool) -> None:
+        super().__init__(address, _Handler)
+        self.directory = directory.resolve()
+        self.verbose = verbose
+        self.closing = threading.Event()
+        self._log: list[RequestRecord] = []
+        self._lock = threading.Lock()
+
+    def record(self, entry: RequestRecord) -> None:
+        with self._lock:
+            self._log.append(entry)
+
+    def records(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._log)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def file_path(self, name: str) -> Path | None:
+        candidate = (self.directory / name).resolve()
+        # Never serve outside the directory, whatever "../" the path carries.
+        if not candidate.is_relative_to(self.directory) or not candidate.is_file():
+            return None
+        return candidate
+
+
+class FeedServer:
+    """Feed directory served over HTTP on loopback in a background thread; a context manager."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        self._server = _Server((host, port), Path(directory), verbose=verbose)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def directory(self) -> Path:
+        return self._server.directory
+
+    def url_for(self, name: str) -> str:
+        """URL of a file in the directory, or of a route such as "_/status/500"."""
+        return f"{self.base_url}/{quote(name.lstrip('/'), safe='/?=&:%')}"
+
+    def redirect_url(self, target: str, code: int = 302) -> str:
+        """URL that answers with a redirect to `target`."""
+        return f"{self.base_url}/_/redirect?to={quote(target, safe='')}&code={code}"
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request answered so far, oldest first."""
+        return self._server.records()
+
+    def requests_for(self, name: str) -> list[RequestRecord]:
+        """Requests whose path is `name` (query string ignored)."""
+        wanted = "/" + name.lstrip("/")
+        return [r for r in self._server.records() if urlsplit(r.path).path == wanted]
+
+    def clear_log(self) -> None:
+        self._server.clear()
+
+    def start(self) -> FeedServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="feedserver",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        # Wake stalled handlers first so shutdown does not wait for their sleeps.
+        self._server.closing.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the command-line demo)."""
+        try:
+            self._server.serve_forever(poll_interval=0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._server.closing.set()
+            self._server.server_close()
+
+    def __enter__(self) -> FeedServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a feed directory until interrupted."""
+    parser = argparse.ArgumentParser(description="Serve fixture feeds over HTTP on loopback.")
+    parser.add_argument("--dir", default="tests/fixtures/feeds", help="directory of feed files")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args(argv)
+    server = FeedServer(args.dir, host=args.host, port=args.port, verbose=True)
+    names = sorted(p.name for p in server.directory.iterdir() if p.is_file())
+    print(f"serving {server.directory} at {server.base_url}/", flush=True)
+    for name in names:
+        print(f"  {server.url_for(name)}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
