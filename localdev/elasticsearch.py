@@ -130,12 +130,31 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def _tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log without Java stack frames, each cut to a readable width."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    kept = [ln[:300] for ln in text.splitlines() if ln.strip() and not ln.startswith("\tat ")]
+    return "\n".join(kept[-lines:])
+
+
+_EXCEPTION = re.compile(r"\b(\w+(?:Exception|Error)): (.+)")
+
+
+def _reason(*logs: Path) -> str | None:
+    """The last exception message in the logs: why start-up failed, in one line."""
+    for path in logs:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        found = _EXCEPTION.findall(text)
+        if found:
+            name, message = found[-1]
+            return f"{name}: {message.strip()[:300]}"
+    return None
 
 
 def free_port() -> int:
@@ -175,6 +194,8 @@ def _fetch_zip() -> Path:
                     "mvn",
                     "-q",
                     "-B",
+                    # -U: retry even if an earlier (e.g. offline) attempt cached a failure in ~/.m2.
+                    "-U",
                     "-Dstyle.color=never",
                     "dependency:copy",
                     f"-Dartifact={MAVEN_ARTIFACT}",
@@ -187,7 +208,8 @@ def _fetch_zip() -> Path:
             )
             fetched = scratch / zip_path.name
             if proc.returncode != 0 or not fetched.is_file():
-                output = (proc.stdout + proc.stderr).strip().splitlines()
+                plain = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+                output = plain.strip().splitlines()
                 reason = next((ln for ln in output if "ERROR" in ln), output[-1] if output else "")
                 raise ElasticsearchStartError(
                     f"cannot fetch {MAVEN_ARTIFACT} with Maven (exit {proc.returncode}): {reason}"
@@ -588,9 +610,13 @@ def start(
         pid = _read_pid(pidfile)
         if pid is not None:
             stop(pid, grace=5)
+        cause = _reason(console, log_file)
         tail = _tail(log_file) or _tail(console)
         return ElasticsearchStartError(
-            f"{reason}; node dir {node_dir}" + (f"\n--- last log lines ---\n{tail}" if tail else "")
+            f"{reason}"
+            + (f" ({cause})" if cause else "")
+            + f"; logs in {logs_dir}"
+            + (f"\n--- last log lines ---\n{tail}" if tail else "")
         )
 
     with console.open("wb") as out:

@@ -105,11 +105,11 @@ def _smtp_security(conn: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
     # Same defaults as the SMTP provider's SmtpHook (implicit TLS unless disable_ssl, then
     # STARTTLS unless disable_tls), so one connection behaves alike for Airflow's failure
     # e-mails and newsmon's alerts.
-    if not _flag(SMTP_CONN_ID, extra, "disable_ssl", False):
+    disable_ssl = _flag(SMTP_CONN_ID, extra, "disable_ssl", False)
+    disable_tls = _flag(SMTP_CONN_ID, extra, "disable_tls", False)
+    if not disable_ssl:
         return "tls"
-    if not _flag(SMTP_CONN_ID, extra, "disable_tls", False):
-        return "starttls"
-    return "none"
+    return "none" if disable_tls else "starttls"
 
 
 def env_from_connections(

@@ -70,10 +70,11 @@ def _address_kind(ip: IPAddress) -> str | None:
         return "multicast"
     if ip.is_unspecified:
         return "unspecified"
-    if ip.is_private:
-        return "private network"
+    # Before is_private, which also covers 240.0.0.0/4.
     if ip.is_reserved:
         return "reserved"
+    if ip.is_private:
+        return "private network"
     if not ip.is_global:
         return "non-public"
     return None
@@ -256,6 +257,8 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
                 result.not_modified = True
             elif not 200 <= status < 300:
                 result.error = f"HTTP {status}"
+                if 300 <= status < 400:
+                    result.error += " (redirect without a usable Location header)"
             else:
                 try:
                     result.body = await _read_capped(response, opts.max_bytes)

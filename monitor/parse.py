@@ -184,14 +184,21 @@ def parse_feed(
     # The charset in Content-Type outranks the XML declaration (RFC 7303); without a header,
     # application/xml lets the declaration decide instead of flagging a missing type.
     headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=headers,
-        # We turn every field into plain text ourselves; feedparser's own sanitiser and URI
-        # rewriting of embedded HTML would be work thrown away.
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            # We turn every field into plain text ourselves; feedparser's own sanitiser and URI
+            # rewriting of embedded HTML would be work thrown away.
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:
+        # feedparser reports bad input through `bozo`; a raise is its own bug, and still only
+        # this feed's problem.
+        return ParseResult(
+            stories=[], error=f"malformed feed: parser failed: {_one_line(repr(exc))}"
+        )
     feed = parsed.get("feed") or {}
     feed_title = _collapse(html_to_text(feed.get("title", ""))) or None
     entries = parsed.get("entries") or []
@@ -202,9 +209,13 @@ def parse_feed(
 
     warnings: list[str] = []
     if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        reason = _one_line(str(exc) or type(exc).__name__) if exc is not None else "unknown"
-        if isinstance(exc, _SOFT_BOZO):
+        bozo_exc = parsed.get("bozo_exception")
+        reason = (
+            _one_line(str(bozo_exc) or type(bozo_exc).__name__)
+            if bozo_exc is not None
+            else "unknown"
+        )
+        if isinstance(bozo_exc, _SOFT_BOZO):
             # The XML itself was fine; the server mislabelled its type or charset.
             warnings.append(f"feed content type or encoding: {reason}")
         else:
@@ -235,7 +246,7 @@ def parse_feed(
 
 
 def _story(
-    entry: Mapping[str, Any],
+    entry: dict[str, Any],  # a FeedParserDict
     *,
     position: int,
     feed_id: str,
@@ -260,17 +271,21 @@ def _story(
 
     summary = _detail_text(str(entry.get("summary") or ""), entry.get("summary_detail"))
     content = _content(entry)
+    if content and (not summary or summary == content):
+        # feedparser copies the body into `summary` when an entry has no summary of its own;
+        # a summary is a teaser, the full text belongs in `content`.
+        summary = _truncate_words(content, _SUMMARY_FROM_CONTENT_CHARS)
     if content == summary:
         content = None
-    if not summary and content:
-        summary = _truncate_words(content, _SUMMARY_FROM_CONTENT_CHARS)
     if not title:
         # RSS 2.0 allows an item with only a description; alerts and dedupe need a headline.
         title = _truncate_words(summary or content or link or "", _TITLE_FROM_SUMMARY_CHARS)
 
-    published = _to_utc(entry.get("published_parsed"), fetched_at)
+    # dict.get skips FeedParserDict's deprecated updated->published key aliasing (and its
+    # warning); we choose between the two ourselves.
+    published = _to_utc(dict.get(entry, "published_parsed"), fetched_at)
     if published is None:
-        published = _to_utc(entry.get("updated_parsed"), fetched_at)
+        published = _to_utc(dict.get(entry, "updated_parsed"), fetched_at)
 
     return Story(
         id=story_id(canonical or None, guid, feed_id),

@@ -141,8 +141,16 @@ class Store:
     # ---- stories ------------------------------------------------------------------------
 
     def locate(self, ids: Sequence[str]) -> dict[str, str]:
-        """Map the given story ids that are stored to the index holding them."""
+        """Map the given story ids that are stored to the index holding them.
+
+        Search is near-real-time, so the alias is refreshed first: a story written a moment
+        ago by another task must count as stored.
+        """
         found: dict[str, str] = {}
+        if ids:
+            self.es.indices.refresh(
+                index=self.stories_alias, ignore_unavailable=True, allow_no_indices=True
+            )
         for i in range(0, len(ids), 1000):
             chunk = list(ids[i : i + 1000])
             res = self.es.search(
@@ -331,7 +339,6 @@ class Store:
                                 {
                                     "query_string": {
                                         "query": q,
-                                        "default_field": "*",
                                         "fields": ["title^3", "summary", "content", "text_folded"],
                                         "default_operator": "AND",
                                     }

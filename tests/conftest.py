@@ -60,11 +60,15 @@ def elasticsearch_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if external:
         yield external.rstrip("/")
         return
+    failure = None
     try:
         with _visible_output(request.config):
             node = local_es.start(name="pytest")
     except local_es.ElasticsearchStartError as err:
-        pytest.fail(f"test Elasticsearch could not be started: {err}", pytrace=False)
+        failure = str(err)
+    if failure is not None:
+        # Outside the except block, so the report shows the reason and not a chained traceback.
+        pytest.fail(f"test Elasticsearch could not be started: {failure}", pytrace=False)
     try:
         yield node.url
     finally:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-
 EXPECTED = {
     "newsmon_poll": "*/5 * * * *",
     "newsmon_alerts": None,  # asset-triggered, checked separately
@@ -110,7 +109,7 @@ def test_alerts_dag_is_scheduled_on_the_poll_asset(dagbag: Any) -> None:
     poll_asset = dagbag.dags["newsmon_poll"].get_task("poll").outlets[0]
     alerts = dagbag.dags["newsmon_alerts"]
     condition = alerts.timetable.asset_condition
-    assets = list(condition.iter_assets().values())
+    assets = list(condition.objects)
     assert assets == [poll_asset]
     assert isinstance(assets[0], Asset)
 

@@ -1,0 +1,743 @@
+"""Cross-outlet deduplication: exact keys, MinHash/LSH near-duplicates, and the cluster decision.
+
+A story joins the cluster of an earlier story when they share a canonical URL, a feed GUID (same
+outlet) or a normalised title (same outlet), or when their text is close enough AND they do not
+disagree on the facts that tell events apart (numbers, years, dates, leading names). Otherwise it
+starts its own cluster, whose id is its own id (the first-seen story).
+
+The decision is pure given a `CandidateLookup`: the Elasticsearch lookup (store) and the in-memory
+one here (`newsmon dedupe`, tests, benchmarks) run exactly the same code and thresholds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from difflib import SequenceMatcher
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+from datasketch import MinHash
+
+from monitor.models import Story
+from monitor.text import fold, tokens
+from monitor.urls import canonical_url, story_id
+
+# ---- parameters ------------------------------------------------------------------------------
+# Changing NUM_PERM, ROWS or SEED changes every band string: stories stored before the change
+# stop matching new ones until they age out of the window.
+NUM_PERM = 256
+ROWS = 2  # rows per band: 2 keeps a pair at Jaccard 0.15 a candidate with p ~ 0.95
+BANDS = NUM_PERM // ROWS
+SEED = 20231215
+MAX_CANDIDATES = 50
+
+# Near-duplicate thresholds, chosen on labelled copies vs different stories (see tests):
+# copies score >= 0.55 on the blend below, unrelated same-topic stories <= 0.35.
+MERGE_SCORE = 0.40
+# Two texts this close are copies even when their headlines were rewritten.
+MAX_GAP = timedelta(hours=72)  # copies appear within hours; days apart means a follow-up story
+MIN_TITLE_KEY_TOKENS = 4  # "Live updates", "Morning briefing" recur daily under one title
+
+# ---- text features ---------------------------------------------------------------------------
+
+# Frequent function words of 4+ letters in the Latin-script languages we see; short words are
+# dropped by length already. Hand-written because a stopword package per language would be a
+# large dependency for a filter that only has to keep shingles away from boilerplate.
+_STOP = frozenset(
+    """
+    with that from this said says were have been will into over after their which about also
+    they them than when more what would could there these those while where other some such
+    only most very just being under since last first year years told according added
+    için olarak daha gibi sonra ancak kadar değil degil olan oldu ettı etti dedi ise veya
+    dans pour avec sont mais plus cette elle leur leurs selon après apres
+    dari yang untuk dengan pada akan telah dalam oleh juga
+    """.split()
+)
+_LATIN = re.compile(r"[a-z]")
+
+
+def _keep(tok: str) -> bool:
+    if tok.isdigit():
+        return True
+    if tok in _STOP:
+        return False
+    # Latin function words are mostly <= 3 letters; Arabic and Hebrew content words often are 3.
+    return len(tok) >= (4 if _LATIN.match(tok) else 3)
+
+
+def _content_tokens(text: str) -> list[str]:
+    return [t for t in tokens(text) if _keep(t)]
+
+
+def _shingles(toks: list[str]) -> set[str]:
+    if len(toks) < 2:
+        return set(toks)
+    return {f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)}
+
+
+def _join(*parts: str | None) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+# ---- exact keys ------------------------------------------------------------------------------
+
+# Desk labels that outlets prefix and later drop: "UPDATE 2-", "BREAKING:", "LIVE:".
+_TITLE_LABEL = re.compile(
+    r"^\s*(?:(?:update|updated|breaking|exclusive|live|watch|video|analysis|corrected|"
+    r"son dakika|flaş|flas|عاجل|מבזק)\s*\d*\s*[-:–—|]\s*)+",
+    re.IGNORECASE,
+)
+
+
+def title_key(title: str) -> str:
+    """Normalised title for exact-duplicate detection within one outlet ('' when too generic)."""
+    stripped = _TITLE_LABEL.sub("", title or "")
+    return " ".join(tokens(stripped))
+
+
+# ---- wire credits ----------------------------------------------------------------------------
+
+_WIRES: dict[str, tuple[str, ...]] = {
+    "Reuters": ("reuters", "رويترز", "רויטרס"),
+    "AP": ("ap", "associated press", "أسوشيتد برس", "اسوشيتد برس", "אי.פי", "איי.פי"),
+    "AFP": ("afp", "agence france-presse", "agence france presse", "أ ف ب", "ا ف ب", "فرانس برس"),
+    "AA": ("aa", "anadolu", "anadolu agency", "anadolu ajansı", "الأناضول", "الاناضول"),
+    "dpa": ("dpa",),
+    "Xinhua": ("xinhua", "شينخوا"),
+    "EFE": ("efe",),
+    "ANSA": ("ansa",),
+    "UPI": ("upi",),
+    "DHA": ("dha", "demirören haber ajansı"),
+    "IHA": ("iha", "ihlas haber ajansı", "i̇ha"),
+    "WAFA": ("wafa", "وفا"),
+}
+_ALIAS_TO_WIRE = {alias: wire for wire, aliases in _WIRES.items() for alias in aliases}
+_ALIASES = "|".join(sorted((re.escape(a) for a in _ALIAS_TO_WIRE), key=len, reverse=True))
+# A credit, not a mention: "(Reuters) -", "ANKARA (AA) -", "— AP" at the end, "AFP —" at the start.
+_CREDIT = re.compile(
+    rf"\(\s*(?P<p>{_ALIASES})\s*\)"
+    rf"|(?:^|\n)\s*(?P<s>{_ALIASES})\s*[-–—:]\s"
+    rf"|[-–—]\s*(?P<e>{_ALIASES})\s*\.?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def detect_wire(text: str) -> str | None:
+    """The wire agency credited in the text ("Reuters", "AP", "AFP", "AA", ...), else None."""
+    if not text:
+        return None
+    # NFKC and Turkish İ handling, without stripping Arabic letters the aliases keep.
+    m = _CREDIT.search(text.replace("İ", "I"))
+    if not m:
+        return None
+    alias = (m.group("p") or m.group("s") or m.group("e")).lower()
+    return _ALIAS_TO_WIRE.get(alias) or _ALIAS_TO_WIRE.get(fold(alias))
+
+
+# ---- MinHash signature -----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[np.ndarray[Any, Any], str]:
+    proto = MinHash(num_perm=NUM_PERM, seed=SEED)
+    return proto.permutations, str(proto.scheme)
+
+
+@dataclass
+class Signature:
+    """MinHash of a story's word shingles and the LSH band strings stored in `lsh_bands`."""
+
+    bands: list[str]
+    hashvalues: list[int] = field(default_factory=list)
+    shingles: int = 0
+
+    def jaccard(self, other: Signature) -> float:
+        """Estimated Jaccard similarity of the two shingle sets."""
+        if not self.hashvalues or len(self.hashvalues) != len(other.hashvalues):
+            return 0.0
+        same = sum(1 for a, b in zip(self.hashvalues, other.hashvalues, strict=True) if a == b)
+        return same / len(self.hashvalues)
+
+
+def signature(title: str, summary: str, content: str | None = None) -> Signature:
+    """MinHash (256 permutations, 128 bands of 2 rows) over word bigrams of the folded text."""
+    sh = _shingles(_content_tokens(_join(title, summary, content)))
+    if not sh:
+        return Signature(bands=[], hashvalues=[], shingles=0)
+    perms, scheme = _permutations()
+    mh = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=perms, scheme=scheme)
+    mh.update_batch([s.encode("utf-8") for s in sorted(sh)])
+    values = [int(v) for v in mh.hashvalues]
+    bands = []
+    for b in range(BANDS):
+        row = values[b * ROWS : (b + 1) * ROWS]
+        digest = hashlib.blake2b(
+            b"".join(v.to_bytes(4, "little") for v in row), digest_size=6
+        ).hexdigest()
+        bands.append(f"b{b:02x}:{digest}")
+    return Signature(bands=bands, hashvalues=values, shingles=len(sh))
+
+
+# ---- facts that tell events apart ------------------------------------------------------------
+
+_NUM = re.compile(r"(?<![^\W\d_])\d+(?:[.,٫٬]\d+)*")
+
+
+def _norm_number(raw: str) -> str:
+    parts = re.split(r"[.,٫٬]", raw)
+    if len(parts) > 1 and all(len(p) == 3 for p in parts[1:]):
+        return str(int("".join(parts)))  # thousands separators: 35,000 = 35.000 = 35000
+    if len(parts) == 2:
+        return f"{int(parts[0])}.{parts[1].rstrip('0') or '0'}"  # decimal: 6,2 = 6.2
+    return ".".join(str(int(p)) for p in parts)
+
+
+def _table(rows: dict[int, str]) -> dict[str, int]:
+    return {fold(w): k for k, words in rows.items() for w in words.split()}
+
+
+# Hand-written: weekday and month names in the languages newsmon reads (en, tr, fr, de, es, id,
+# ar, he); a date library would only give us these same lists.
+_WEEKDAYS = _table(
+    {
+        1: "monday pazartesi lundi montag lunes senin الاثنين الإثنين",
+        2: "tuesday salı mardi dienstag martes selasa الثلاثاء",
+        3: "wednesday çarşamba mercredi mittwoch miércoles rabu الأربعاء",
+        4: "thursday perşembe jeudi donnerstag jueves kamis الخميس",
+        5: "friday cuma vendredi freitag viernes jumat الجمعة",
+        6: "saturday cumartesi samedi samstag sábado sabtu السبت",
+        7: "sunday dimanche sonntag domingo الأحد",
+    }
+)
+# Hebrew weekdays are ordinals ("שני" is also "second"): only counted after "יום"/"ביום".
+_HE_WEEKDAYS = _table({1: "שני", 2: "שלישי", 3: "רביעי", 4: "חמישי", 5: "שישי", 7: "ראשון"})
+_MONTHS = _table(
+    {
+        1: "january janvier januar enero januari يناير ינואר",
+        2: "february février februar febrero februari şubat فبراير شباط פברואר",
+        3: "mars märz marzo maret mart مارس آذار מרץ",
+        4: "april avril abril nisan أبريل ابريل نيسان אפריל",
+        5: "mai mayo mei mayıs مايو أيار",
+        6: "june juin juni junio haziran يونيو حزيران יוני",
+        7: "july juillet juli julio temmuz يوليو تموز יולי",
+        8: "august août agosto agustus ağustos أغسطس اغسطس אוגוסט",
+        9: "september septembre septiembre eylül سبتمبر أيلول ספטמבר",
+        10: "october octobre oktober octubre أكتوبر اكتوبر אוקטובר",
+        11: "november novembre noviembre نوفمبر נובמבר",
+        12: "december décembre dezember diciembre desember ديسمبر דצמבר",
+    }
+)
+# Month names that are also common words ("may", "march", Turkish "ekim" = I plant): counted only
+# next to a number, as in "May 5" or "5 Ekim".
+_MONTHS_AMBIGUOUS = {fold("may"): 5, fold("march"): 3, "ekim": 10, "kasim": 11, "aralik": 12,
+                     "ocak": 1, "מאי": 5}
+_HE_PREFIXES = ("ב", "ל", "מ", "ו", "ה")
+
+
+def _lookup_word(tok: str, table: dict[str, int]) -> int | None:
+    if tok in table:
+        return table[tok]
+    # Hebrew and Arabic glue prepositions and "and" onto the next word: "ביוני", "والجمعه".
+    if tok[:1] in _HE_PREFIXES and tok[1:] in table:
+        return table[tok[1:]]
+    if tok[:1] in ("و", "ب", "ل") and tok[1:] in table:
+        return table[tok[1:]]
+    return None
+
+
+@dataclass(frozen=True)
+class _Facts:
+    numbers: frozenset[str]
+    years: frozenset[str]
+    weekdays: frozenset[int]
+    months: frozenset[int]
+
+
+def _facts(text: str) -> _Facts:
+    folded = fold(text)
+    numbers: set[str] = set()
+    years: set[str] = set()
+    for m in _NUM.finditer(folded):
+        try:
+            n = _norm_number(m.group())
+        except ValueError:
+            continue
+        if re.fullmatch(r"(19|20)\d\d", n):
+            years.add(n)
+        else:
+            numbers.add(n)
+    toks = tokens(folded)
+    weekdays: set[int] = set()
+    months: set[int] = set()
+    for i, tok in enumerate(toks):
+        wd = _lookup_word(tok, _WEEKDAYS)
+        if wd is None and i > 0 and toks[i - 1] in ("יום", "ביום"):
+            wd = _HE_WEEKDAYS.get(tok)
+        if wd is not None:
+            weekdays.add(wd)
+            continue
+        mo = _lookup_word(tok, _MONTHS)
+        if mo is None and tok in _MONTHS_AMBIGUOUS:
+            near = toks[max(0, i - 1) : i] + toks[i + 1 : i + 2]
+            if any(t.isdigit() for t in near):
+                mo = _MONTHS_AMBIGUOUS[tok]
+        if mo is not None:
+            months.add(mo)
+    return _Facts(frozenset(numbers), frozenset(years), frozenset(weekdays), frozenset(months))
+
+
+def _disagree(a: frozenset[Any], b: frozenset[Any]) -> bool:
+    # Each side names something the other lacks: a trimmed copy names a subset, so it passes.
+    return bool(a - b) and bool(b - a)
+
+
+_CAP_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+
+
+def _skeleton(tok: str) -> str:
+    """Consonant skeleton, so transliteration variants meet: Meshaal/Mashal, Haniyeh/Haniya."""
+    s = re.sub(r"[aeiouy]", "", tok)
+    s = re.sub(r"(.)\1+", r"\1", s)
+    return s.rstrip("h") or tok
+
+
+def _title_names(title: str, summary: str) -> set[str]:
+    """Capitalised non-initial words of a Latin-script title: the leading people and places."""
+    words = _CAP_WORD.findall(title or "")
+    caps = [w for w in words[1:] if w[:1].isupper() and _LATIN.match(fold(w[:1]))]
+    latin = [w for w in words if _LATIN.match(fold(w[:1]))]
+    if latin and len(caps) >= 0.6 * max(1, len(latin) - 1) and len(latin) > 3:
+        # Title Case headline: capitals say nothing, so keep words capitalised mid-sentence in
+        # the summary too.
+        mid = {fold(w) for w in _CAP_WORD.findall(summary or "")[1:] if w[:1].isupper()}
+        caps = [w for w in caps if fold(w) in mid]
+    out = set()
+    for w in caps:
+        for t in tokens(w):
+            if _keep(t) and not t.isdigit():
+                out.add(t)
+    return out
+
+
+def _present(tok: str, other_tokens: set[str], skeletons: set[str]) -> bool:
+    if tok in other_tokens:
+        return True
+    if _LATIN.match(tok):
+        return _skeleton(tok) in skeletons
+    # Arabic and Hebrew inflect by prefixes and vowel letters (يعلن/أعلن, ביוני/יוני): a close
+    # spelling in the other text counts as the same word.
+    return any(
+        len(o) >= 3 and (tok in o or o in tok or SequenceMatcher(None, tok, o).ratio() >= 0.75)
+        for o in other_tokens
+        if not _LATIN.match(o)
+    )
+
+
+def _missing_names(names: set[str], other_tokens: set[str]) -> set[str]:
+    skel = {_skeleton(t) for t in other_tokens if _LATIN.match(t)}
+    return {n for n in names if not _present(n, other_tokens, skel)}
+
+
+def _template_slots(a: list[str], b: list[str]) -> tuple[set[str], set[str]] | None:
+    """The differing words of two headlines built on one template, else None."""
+    if not a or not b:
+        return None
+    sm = SequenceMatcher(None, a, b, autojunk=False)
+    ops = [op for op in sm.get_opcodes() if op[0] != "equal"]
+    same = sum(i2 - i1 for tag, i1, i2, _j1, _j2 in sm.get_opcodes() if tag == "equal")
+    # One or two edited spans with at least 60% of the longer headline word-for-word in place.
+    if not ops or len(ops) > 2 or same < 0.6 * max(len(a), len(b)):
+        return None
+    sa = {t for _tag, i1, i2, _j1, _j2 in ops for t in a[i1:i2]}
+    sb = {t for _tag, _i1, _i2, j1, j2 in ops for t in b[j1:j2]}
+    return sa, sb
+
+
+# ---- candidates and decisions ----------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """An earlier story, as the lookup returns it (all fields come from the stored document)."""
+
+    id: str
+    cluster_id: str
+    outlet: str
+    canonical_url: str
+    guid: str | None
+    title: str
+    summary: str
+    content: str | None
+    title_key: str
+    lsh_bands: list[str]
+    published: datetime | None
+    first_seen: datetime | None  # the story's fetched_at
+
+    @classmethod
+    def from_story(cls, story: Story) -> Candidate:
+        """The candidate view of a story that has been through `assign_cluster`."""
+        return cls(
+            id=story.id,
+            cluster_id=story.cluster_id or story.id,
+            outlet=story.outlet,
+            canonical_url=story.canonical_url,
+            guid=story.guid,
+            title=story.title,
+            summary=story.summary,
+            content=story.content,
+            title_key=story.title_key or title_key(story.title),
+            lsh_bands=list(story.lsh_bands),
+            published=story.published,
+            first_seen=story.fetched_at,
+        )
+
+
+class CandidateLookup(Protocol):
+    """Where earlier stories come from: Elasticsearch in the pipeline, memory elsewhere."""
+
+    def exact(
+        self, canonical_url: str, guid: str | None, title_key: str, outlet: str
+    ) -> list[Candidate]:
+        """Stories with this canonical URL, or this GUID, or this title key from this outlet."""
+        ...
+
+    def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
+        """Stories first seen at or after `since` sharing at least one LSH band."""
+        ...
+
+
+@dataclass
+class Decision:
+    """Where a story belongs. `reason`: seen | url | guid | title | near | new."""
+
+    cluster_id: str
+    is_primary: bool
+    matched_id: str | None
+    reason: str
+    score: float
+    note: str = ""  # for the log: what was matched or why a close candidate was refused
+
+
+@dataclass
+class _Text:
+    """Features of one story's text, computed once per comparison round."""
+
+    title_tokens: set[str]
+    title_seq: list[str]
+    tokens: set[str]
+    shingles: set[str]
+    all_tokens: set[str]
+    facts: _Facts
+    names: set[str]
+    when: datetime | None
+
+
+def _features(title: str, summary: str, content: str | None, when: datetime | None) -> _Text:
+    title = title or ""
+    summary = summary or ""
+    ct = _content_tokens(_join(title, summary, content))
+    return _Text(
+        title_tokens=set(_content_tokens(title)),
+        title_seq=_content_tokens(title),
+        tokens=set(ct),
+        shingles=_shingles(ct),
+        all_tokens=set(tokens(_join(title, summary, content))),
+        facts=_facts(_join(title, summary)),
+        names=_title_names(title, summary),
+        when=when,
+    )
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _containment(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def _conflict(a: _Text, b: _Text) -> str | None:
+    """Why two similar texts are different events, or None when their facts agree."""
+    fa, fb = a.facts, b.facts
+    if _disagree(fa.numbers, fb.numbers):
+        return f"numbers differ ({sorted(fa.numbers - fb.numbers)} vs {sorted(fb.numbers - fa.numbers)})"
+    if _disagree(fa.years, fb.years):
+        return "years differ"
+    if _disagree(fa.weekdays, fb.weekdays):
+        return "weekdays differ"
+    if _disagree(fa.months, fb.months):
+        return "months differ"
+    ma = _missing_names(a.names, b.all_tokens)
+    mb = _missing_names(b.names, a.all_tokens)
+    if ma and mb:
+        return f"names differ ({sorted(ma)} vs {sorted(mb)})"
+    slots = _template_slots(a.title_seq, b.title_seq)
+    if slots is not None:
+        # Template headlines ("X confirmed killed", "Y meets Z") differ in one slot; in scripts
+        # without capitals the names rule above cannot see it, so the slot words are compared.
+        sa = {t for t in slots[0] if not _LATIN.match(t) and not t.isdigit()}
+        sb = {t for t in slots[1] if not _LATIN.match(t) and not t.isdigit()}
+        if _missing_names(sa, b.all_tokens) and _missing_names(sb, a.all_tokens):
+            return "headline slots differ"
+    if a.when and b.when and abs(a.when - b.when) > MAX_GAP:
+        return "published days apart"
+    return None
+
+
+def similarity(a: _Text, b: _Text) -> float:
+    """Blend of shingle Jaccard, word containment and title overlap, in [0, 1]."""
+    j2 = _jaccard(a.shingles, b.shingles)
+    # Containment forgives trimmed copies, but only over enough words to mean something.
+    c1 = _containment(a.tokens, b.tokens) if min(len(a.tokens), len(b.tokens)) >= 8 else 0.0
+    t = _jaccard(a.title_tokens, b.title_tokens)
+    return 0.35 * min(1.0, 2 * j2) + 0.45 * c1 + 0.2 * t
+
+
+def _when(published: datetime | None, first_seen: datetime | None) -> datetime | None:
+    return published or first_seen
+
+
+def _cluster_of(c: Candidate) -> str:
+    return c.cluster_id or c.id
+
+
+def _seen_key(c: Candidate) -> tuple[datetime, str]:
+    return (_utc(c.first_seen) or datetime.max.replace(tzinfo=UTC), c.id)
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 7) -> Decision:
+    """Decide the cluster of a story from earlier stories in the lookup. Pure given the lookup."""
+    key = story.title_key or title_key(story.title)
+    bands = story.lsh_bands or signature(story.title, story.summary, story.content).bands
+    since = (_utc(story.fetched_at) or datetime.now(UTC)) - timedelta(days=window_days)
+    me: _Text | None = None
+
+    def mine() -> _Text:
+        nonlocal me
+        if me is None:
+            me = _features(story.title, story.summary, story.content, _utc(story.published))
+        return me
+
+    exact = lookup.exact(story.canonical_url, story.guid, key, story.outlet)
+    for c in exact:
+        if c.id == story.id:
+            return _seen(story, c)
+    matches: list[tuple[Candidate, str]] = []
+    for c in exact:
+        if story.canonical_url and c.canonical_url == story.canonical_url:
+            matches.append((c, "url"))
+        elif story.guid and c.guid == story.guid and c.outlet == story.outlet:
+            matches.append((c, "guid"))
+        elif (
+            key
+            and c.title_key == key
+            and c.outlet == story.outlet
+            and len(key.split()) >= MIN_TITLE_KEY_TOKENS
+            and (_utc(c.first_seen) or since) >= since
+        ):
+            other = _features(c.title, c.summary, c.content, _utc(c.published))
+            if _conflict(mine(), other) is None:
+                matches.append((c, "title"))
+    if matches:
+        c, reason = min(matches, key=lambda m: _seen_key(m[0]))
+        return Decision(_cluster_of(c), False, c.id, reason, 1.0, note=f"{reason} of {c.id}")
+
+    best: tuple[float, Candidate] | None = None
+    refused: list[str] = []
+    for c in lookup.by_bands(bands, since) if bands else []:
+        if c.id == story.id:
+            return _seen(story, c)
+        first = _utc(c.first_seen)
+        if first is not None and first < since:
+            continue
+        other = _features(c.title, c.summary, c.content, _utc(c.published))
+        score = similarity(mine(), other)
+        if score < MERGE_SCORE:
+            continue
+        why = _conflict(mine(), other)
+        if why:
+            refused.append(f"{c.id}: {why}")
+            continue
+        if best is None or (score, _neg(c)) > (best[0], _neg(best[1])):
+            best = (score, c)
+    if best is not None:
+        score, c = best
+        return Decision(_cluster_of(c), False, c.id, "near", round(score, 4), note=f"near {c.id}")
+    return Decision(story.id, True, None, "new", 0.0, note="; ".join(refused))
+
+
+def _neg(c: Candidate) -> tuple[float, str]:
+    # Prefer the earliest-seen candidate among equal scores; ids break the remaining ties.
+    first = _utc(c.first_seen)
+    return (-(first.timestamp() if first else float("inf")), c.id)
+
+
+def _seen(story: Story, c: Candidate) -> Decision:
+    cluster = _cluster_of(c)
+    return Decision(cluster, cluster == story.id, None, "seen", 1.0, note="already stored")
+
+
+def annotate(story: Story) -> Story:
+    """Fill the dedupe fields that depend on the story alone: title_key, lsh_bands, wire."""
+    story.title_key = title_key(story.title)
+    story.lsh_bands = signature(story.title, story.summary, story.content).bands
+    story.wire = detect_wire(_join(story.summary, story.content))
+    return story
+
+
+def apply_decision(story: Story, decision: Decision) -> Story:
+    """Copy a decision onto the story (cluster_id, is_primary)."""
+    story.cluster_id = decision.cluster_id
+    story.is_primary = decision.is_primary
+    return story
+
+
+# ---- in-memory lookup ------------------------------------------------------------------------
+
+
+class MemoryLookup:
+    """An in-memory CandidateLookup with the same semantics as the Elasticsearch one."""
+
+    def __init__(self, max_candidates: int = MAX_CANDIDATES) -> None:
+        self.max_candidates = max_candidates
+        self._stories: dict[str, Candidate] = {}
+        self._by_url: dict[str, set[str]] = {}
+        self._by_guid: dict[str, set[str]] = {}
+        self._by_title: dict[tuple[str, str], set[str]] = {}
+        self._by_band: dict[str, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    def __contains__(self, story_id: object) -> bool:
+        return story_id in self._stories
+
+    def get(self, story_id: str) -> Candidate | None:
+        """The stored candidate with this id."""
+        return self._stories.get(story_id)
+
+    def add(self, story: Story) -> None:
+        """Store a story after its decision; adding the same id again replaces it."""
+        if not story.lsh_bands or not story.title_key:
+            annotate(story)
+        self._remove(story.id)
+        c = Candidate.from_story(story)
+        self._stories[c.id] = c
+        if c.canonical_url:
+            self._by_url.setdefault(c.canonical_url, set()).add(c.id)
+        if c.guid:
+            self._by_guid.setdefault(c.guid, set()).add(c.id)
+        if c.title_key:
+            self._by_title.setdefault((c.outlet, c.title_key), set()).add(c.id)
+        for b in c.lsh_bands:
+            self._by_band.setdefault(b, set()).add(c.id)
+
+    def _remove(self, story_id: str) -> None:
+        old = self._stories.pop(story_id, None)
+        if old is None:
+            return
+        self._by_url.get(old.canonical_url, set()).discard(story_id)
+        if old.guid:
+            self._by_guid.get(old.guid, set()).discard(story_id)
+        self._by_title.get((old.outlet, old.title_key), set()).discard(story_id)
+        for b in old.lsh_bands:
+            self._by_band.get(b, set()).discard(story_id)
+
+    def exact(
+        self, canonical_url: str, guid: str | None, title_key: str, outlet: str
+    ) -> list[Candidate]:
+        """Stories with this canonical URL, or this GUID, or this title key from this outlet."""
+        ids: set[str] = set()
+        if canonical_url:
+            ids |= self._by_url.get(canonical_url, set())
+        if guid:
+            ids |= self._by_guid.get(guid, set())
+        if title_key:
+            ids |= self._by_title.get((outlet, title_key), set())
+        return sorted((self._stories[i] for i in ids), key=_seen_key)
+
+    def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
+        """Up to `max_candidates` stories sharing a band, most shared bands first."""
+        hits: Counter[str] = Counter()
+        for b in bands:
+            hits.update(self._by_band.get(b, ()))
+        since = _utc(since) or since
+        out = []
+        # Most shared bands first, then the most recent: copies arrive close together.
+        for sid, _n in sorted(hits.items(), key=lambda kv: (-kv[1], _recency(self._stories[kv[0]]))):
+            c = self._stories[sid]
+            first = _utc(c.first_seen)
+            if first is not None and first < since:
+                continue
+            out.append(c)
+            if len(out) >= self.max_candidates:
+                break
+        return out
+
+
+def _recency(c: Candidate) -> tuple[float, str]:
+    first = _utc(c.first_seen)
+    return (-(first.timestamp() if first else 0.0), c.id)
+
+
+# ---- `newsmon dedupe` ------------------------------------------------------------------------
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def record_to_story(rec: dict[str, Any], arrival: datetime) -> Story:
+    """A Story from a `newsmon dedupe` input line; `arrival` stands in when it has no date."""
+    url = str(rec.get("url") or "")
+    canon = canonical_url(url)
+    outlet = str(rec.get("outlet") or "")
+    guid = rec.get("guid")
+    sid = str(rec.get("id") or story_id(canon, guid, outlet))
+    published = _parse_time(rec.get("published"))
+    story = Story(
+        id=sid,
+        feed_id=outlet,
+        outlet=outlet,
+        url=url,
+        canonical_url=canon,
+        title=str(rec.get("title") or ""),
+        summary=str(rec.get("summary") or ""),
+        content=rec.get("content") or None,
+        guid=str(guid) if guid else None,
+        published=published,
+        # Offline input has no fetch time; the publish time is the best stand-in for the window.
+        fetched_at=published or arrival,
+        lang=rec.get("lang"),
+    )
+    return annotate(story)
+
+
+def dedupe_records(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Cluster stories given in arrival order; yields {"id", "cluster_id"} per story."""
+    lookup = MemoryLookup()
+    arrival = datetime.now(UTC)
+    for rec in records:
+        story = record_to_story(rec, arrival)
+        decision = assign_cluster(story, lookup)
+        apply_decision(story, decision)
+        lookup.add(story)
+        yield {"id": story.id, "cluster_id": story.cluster_id}
