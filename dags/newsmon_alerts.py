@@ -62,7 +62,8 @@ never missed), and matches are e-mailed.
 
 * Each delivery is recorded in the ledger index before it is sent and marked sent afterwards:
   a retry, a cleared task or an overlapping trigger never e-mails the same story twice.
-* Failures retry with exponential backoff; the ops address gets one e-mail per failed run.
+* An e-mail that could not be sent fails the task (after the others were tried), so it is
+  retried with exponential backoff; the ops address gets one e-mail per failed run.
 """,
 )
 def newsmon_alerts() -> None:
@@ -72,7 +73,14 @@ def newsmon_alerts() -> None:
         from monitor.airflow_bridge import settings_for_airflow
         from monitor.pipeline import send_alerts as send
 
-        return send(settings_for_airflow())
+        report = send(settings_for_airflow())
+        if report["failed"]:
+            # Failed deliveries stay retriable in the ledger and the alert cursor does not move,
+            # so failing the task buys a retry with backoff and, in the end, the ops e-mail.
+            raise RuntimeError(
+                f"{len(report['failed'])} alert e-mails failed: {report['failed'][0]}"
+            )
+        return report
 
     send_alerts()
 

@@ -69,7 +69,11 @@ def newsmon_digest() -> None:
 
         tick = get_current_context().get("data_interval_end")
         now = None if tick is None else datetime.fromtimestamp(tick.timestamp(), tz=UTC)
-        return send(settings_for_airflow(), now=now)
+        report = send(settings_for_airflow(), now=now)
+        if report["failed"]:
+            # Failed digests stay retriable in the ledger: fail the task to retry with backoff.
+            raise RuntimeError(f"{len(report['failed'])} digests failed: {report['failed'][0]}")
+        return report
 
     send_digests()
 

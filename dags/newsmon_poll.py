@@ -10,7 +10,7 @@ import pendulum
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import Asset, dag, get_current_context, task
 
-# Updated by every poll batch that indexed; newsmon_alerts is scheduled on it. The alerts DAG
+# Updated by every poll batch that finishes; newsmon_alerts is scheduled on it. The alerts DAG
 # declares the same name and URI (Assets compare by value, so no import between DAG files).
 STORIES = Asset(name="newsmon_stories", uri="newsmon://stories")
 
@@ -60,7 +60,8 @@ Every 5 minutes: `feed_batches` lists the feeds that are due (each feed has its 
 `feeds.yaml`) in batches of 10; `poll` runs once per batch (dynamic task mapping) and fetches,
 parses, deduplicates, tags and indexes those feeds into Elasticsearch.
 
-* A batch that indexed updates the Asset `newsmon_stories`, which triggers `newsmon_alerts`.
+* Every batch that finishes updates the Asset `newsmon_stories` (the event's extra carries the
+  batch's counts), which triggers `newsmon_alerts`.
 * No feed due means no mapped task and no alert run.
 * Re-running or clearing a batch is safe: documents are upserted by a hash of the canonical
   URL, and conditional GET state is kept per feed.

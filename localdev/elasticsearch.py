@@ -700,64 +700,75 @@ def _load_state(run_dir: Path) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
-def _running_from_state(run_dir: Path) -> dict[str, Any] | None:
-    state = _load_state(run_dir)
-    if state is None:
-        return None
-    pid = state.get("pid")
+def _live(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    pid = state.get("pid") if state else None
     if isinstance(pid, int) and _alive(pid) and _is_elasticsearch(pid):
         return state
     return None
 
 
+def _local_node_dir(data: Path) -> Path:
+    """One stable node dir per data dir: it keeps the node's config (and keystore) across runs."""
+    key = hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:10]
+    return workdir() / "nodes" / f"local-{key}"
+
+
+def _find_running(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The node started for this run dir, or for this data dir if var/ was wiped meanwhile."""
+    return _live(_load_state(args.run_dir.resolve())) or _live(
+        _load_state(_local_node_dir(args.data))
+    )
+
+
 def _cli_start(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir.resolve()
-    running = _running_from_state(run_dir)
-    if running:
-        print(running["url"])
-        return 0
-    data_dir: Path = args.data.resolve()
-    # One stable node dir per data dir keeps the node's config (and keystore) across restarts.
-    key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:10]
-    node_dir = workdir() / "nodes" / f"local-{key}"
-    if _is_root():
-        user = _es_user()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        _chown_tree(data_dir, user)
-        if not _user_can_use(user, data_dir, write=True):
-            # The checkout sits in a private directory (mktemp -d): keep data where the
-            # service user can reach it rather than fail.
-            data_dir = workdir() / "data" / key
-            _say(f"{args.data} is not reachable by user {ES_USER}; keeping data in {data_dir}")
-    node = start(port=args.port, data_dir=data_dir, name="local", node_dir=node_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = {
-        "url": node.url,
-        "pid": node.pid,
-        "node_dir": str(node.node_dir),
-        "data_dir": str(node.data_dir),
-        "log_file": str(node.log_file),
-        "version": ES_VERSION,
-    }
+    state = _find_running(args)
+    if state is None:
+        data_dir: Path = args.data.resolve()
+        node_dir = _local_node_dir(data_dir)
+        if _is_root():
+            user = _es_user()
+            data_dir.mkdir(parents=True, exist_ok=True)
+            _chown_tree(data_dir, user)
+            if not _user_can_use(user, data_dir, write=True):
+                # The checkout sits in a private directory (mktemp -d): keep data where the
+                # service user can reach it rather than fail.
+                data_dir = workdir() / "data" / node_dir.name.removeprefix("local-")
+                _say(f"{args.data} is not reachable by user {ES_USER}; keeping data in {data_dir}")
+        node = start(port=args.port, data_dir=data_dir, name="local", node_dir=node_dir)
+        state = {
+            "url": node.url,
+            "pid": node.pid,
+            "node_dir": str(node.node_dir),
+            "data_dir": str(node.data_dir),
+            "log_file": str(node.log_file),
+            "version": ES_VERSION,
+        }
+        _state_file(node_dir).write_text(json.dumps(state, indent=2) + "\n")
     _state_file(run_dir).write_text(json.dumps(state, indent=2) + "\n")
-    (run_dir / "elasticsearch.pid").write_text(f"{node.pid}\n")
-    print(node.url)
+    (run_dir / "elasticsearch.pid").write_text(f"{state['pid']}\n")
+    print(state["url"])
     return 0
 
 
 def _cli_stop(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir.resolve()
-    state = _load_state(run_dir)
-    pid = state.get("pid") if state else _read_pid(run_dir / "elasticsearch.pid")
+    state = _find_running(args)
+    pid = state["pid"] if state else _read_pid(run_dir / "elasticsearch.pid")
     stopped = isinstance(pid, int) and stop(pid)
-    _state_file(run_dir).unlink(missing_ok=True)
-    (run_dir / "elasticsearch.pid").unlink(missing_ok=True)
+    for stale in (
+        _state_file(run_dir),
+        run_dir / "elasticsearch.pid",
+        _state_file(_local_node_dir(args.data)),
+    ):
+        stale.unlink(missing_ok=True)
     print("Elasticsearch stopped" if stopped else "Elasticsearch was not running")
     return 0
 
 
 def _cli_status(args: argparse.Namespace) -> int:
-    state = _running_from_state(args.run_dir.resolve())
+    state = _find_running(args)
     if state is None:
         print("Elasticsearch is not running")
         return 1
@@ -784,9 +795,9 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument(
             "--run-dir", type=Path, default=Path("var"), help="where the pid/state files live"
         )
+        cmd.add_argument("--data", type=Path, default=Path("var/es"), help="data directory")
         if name == "start":
             cmd.add_argument("--port", type=int, default=9200)
-            cmd.add_argument("--data", type=Path, default=Path("var/es"))
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":

@@ -15,10 +15,11 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,28 +38,28 @@ BANDS = NUM_PERM // ROWS
 SEED = 20231215
 MAX_CANDIDATES = 50
 
-# Near-duplicate thresholds, chosen on labelled copies vs different stories (see tests):
-# copies score >= 0.55 on the blend below, unrelated same-topic stories <= 0.35.
+# On the blend in `similarity`, rewritten and trimmed copies of one story score about 0.5-0.85
+# and different stories on the same subject 0.3 at most; look-alikes of different events score
+# high too, and are told apart by `_conflict`, not by this threshold.
 MERGE_SCORE = 0.40
-# Two texts this close are copies even when their headlines were rewritten.
 MAX_GAP = timedelta(hours=72)  # copies appear within hours; days apart means a follow-up story
 MIN_TITLE_KEY_TOKENS = 4  # "Live updates", "Morning briefing" recur daily under one title
+MIN_SHINGLES = 6  # below this many word pairs a text is too short to call a copy on its own
 
 # ---- text features ---------------------------------------------------------------------------
 
 # Frequent function words of 4+ letters in the Latin-script languages we see; short words are
 # dropped by length already. Hand-written because a stopword package per language would be a
 # large dependency for a filter that only has to keep shingles away from boilerplate.
-_STOP = frozenset(
-    """
+_STOP_WORDS = """
     with that from this said says were have been will into over after their which about also
     they them than when more what would could there these those while where other some such
     only most very just being under since last first year years told according added
-    için olarak daha gibi sonra ancak kadar değil degil olan oldu ettı etti dedi ise veya
-    dans pour avec sont mais plus cette elle leur leurs selon après apres
+    için olarak daha gibi sonra ancak kadar değil olan oldu etti dedi veya
+    dans pour avec sont mais plus cette elle leur leurs selon après
     dari yang untuk dengan pada akan telah dalam oleh juga
-    """.split()
-)
+"""
+_STOP = frozenset(fold(w) for w in _STOP_WORDS.split())
 _LATIN = re.compile(r"[a-z]")
 
 
@@ -78,7 +79,7 @@ def _content_tokens(text: str) -> list[str]:
 def _shingles(toks: list[str]) -> set[str]:
     if len(toks) < 2:
         return set(toks)
-    return {f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)}
+    return {f"{a} {b}" for a, b in pairwise(toks)}
 
 
 def _join(*parts: str | None) -> str:
@@ -186,7 +187,7 @@ def signature(title: str, summary: str, content: str | None = None) -> Signature
 
 # ---- facts that tell events apart ------------------------------------------------------------
 
-_NUM = re.compile(r"(?<![^\W\d_])\d+(?:[.,٫٬]\d+)*")
+_NUM = re.compile(r"(?<!\w)\d+(?:[.,٫٬]\d+)*")
 
 
 def _norm_number(raw: str) -> str:
@@ -235,8 +236,15 @@ _MONTHS = _table(
 )
 # Month names that are also common words ("may", "march", Turkish "ekim" = I plant): counted only
 # next to a number, as in "May 5" or "5 Ekim".
-_MONTHS_AMBIGUOUS = {fold("may"): 5, fold("march"): 3, "ekim": 10, "kasim": 11, "aralik": 12,
-                     "ocak": 1, "מאי": 5}
+_MONTHS_AMBIGUOUS = {
+    fold("may"): 5,
+    fold("march"): 3,
+    "ekim": 10,
+    "kasim": 11,
+    "aralik": 12,
+    "ocak": 1,
+    "מאי": 5,
+}
 _HE_PREFIXES = ("ב", "ל", "מ", "ו", "ה")
 
 
@@ -307,29 +315,47 @@ def _skeleton(tok: str) -> str:
     return s.rstrip("h") or tok
 
 
+_SEGMENT = re.compile(r"\s[-–—|]\s|[:|–—«»\"“”‘]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _is_cap(word: str) -> bool:
+    return word[:1].isupper() and bool(_LATIN.match(fold(word[:1])))
+
+
 def _title_names(title: str, summary: str) -> set[str]:
-    """Capitalised non-initial words of a Latin-script title: the leading people and places."""
-    words = _CAP_WORD.findall(title or "")
-    caps = [w for w in words[1:] if w[:1].isupper() and _LATIN.match(fold(w[:1]))]
-    latin = [w for w in words if _LATIN.match(fold(w[:1]))]
-    if latin and len(caps) >= 0.6 * max(1, len(latin) - 1) and len(latin) > 3:
-        # Title Case headline: capitals say nothing, so keep words capitalised mid-sentence in
-        # the summary too.
-        mid = {fold(w) for w in _CAP_WORD.findall(summary or "")[1:] if w[:1].isupper()}
-        caps = [w for w in caps if fold(w) in mid]
-    out = set()
-    for w in caps:
-        for t in tokens(w):
-            if _keep(t) and not t.isdigit():
-                out.add(t)
-    return out
+    """Capitalised words of a Latin-script title: its leading people, places and bodies."""
+    # Words capitalised inside a sentence of the summary are proper nouns for sure.
+    confirmed = {
+        fold(w)
+        for sent in _SENTENCE.split(summary or "")
+        for w in _CAP_WORD.findall(sent)[1:]
+        if _is_cap(w)
+    }
+    initial, inner = [], []
+    for seg in _SEGMENT.split(title or ""):
+        words = _CAP_WORD.findall(seg)
+        initial += words[:1]
+        inner += words[1:]
+    latin = [w for w in initial + inner if _LATIN.match(fold(w[:1]))]
+    caps = [w for w in inner if _is_cap(w)]
+    title_case = len(latin) > 3 and len(caps) >= 0.6 * max(1, len(latin) - len(initial))
+    names = [w for w in caps if not title_case or fold(w) in confirmed]
+    # A headline's first word is capitalised anyway: a name only if the summary says so.
+    names += [w for w in initial if _is_cap(w) and fold(w) in confirmed]
+    return {t for w in names for t in tokens(w) if _keep(t) and not t.isdigit()}
 
 
 def _present(tok: str, other_tokens: set[str], skeletons: set[str]) -> bool:
     if tok in other_tokens:
         return True
     if _LATIN.match(tok):
-        return _skeleton(tok) in skeletons
+        sk = _skeleton(tok)
+        # Transliterations and demonyms: Meshaal/Mashal, Iran/Iranian, Turkey/Türkiye/Turkish.
+        return sk in skeletons or any(
+            len(sk) >= 3 and len(o) >= 3 and (o.startswith(sk) or sk.startswith(o))
+            for o in skeletons
+        )
     # Arabic and Hebrew inflect by prefixes and vowel letters (يعلن/أعلن, ביוני/יוני): a close
     # spelling in the other text counts as the same word.
     return any(
@@ -466,7 +492,8 @@ def _conflict(a: _Text, b: _Text) -> str | None:
     """Why two similar texts are different events, or None when their facts agree."""
     fa, fb = a.facts, b.facts
     if _disagree(fa.numbers, fb.numbers):
-        return f"numbers differ ({sorted(fa.numbers - fb.numbers)} vs {sorted(fb.numbers - fa.numbers)})"
+        only_a, only_b = sorted(fa.numbers - fb.numbers), sorted(fb.numbers - fa.numbers)
+        return f"numbers differ ({only_a} vs {only_b})"
     if _disagree(fa.years, fb.years):
         return "years differ"
     if _disagree(fa.weekdays, fb.weekdays):
@@ -496,11 +523,9 @@ def similarity(a: _Text, b: _Text) -> float:
     # Containment forgives trimmed copies, but only over enough words to mean something.
     c1 = _containment(a.tokens, b.tokens) if min(len(a.tokens), len(b.tokens)) >= 8 else 0.0
     t = _jaccard(a.title_tokens, b.title_tokens)
-    return 0.35 * min(1.0, 2 * j2) + 0.45 * c1 + 0.2 * t
-
-
-def _when(published: datetime | None, first_seen: datetime | None) -> datetime | None:
-    return published or first_seen
+    # A few shared words prove little: "Live updates" recurs daily, so short texts are damped.
+    evidence = min(1.0, min(len(a.shingles), len(b.shingles)) / MIN_SHINGLES)
+    return (0.35 * min(1.0, 2 * j2) + 0.45 * c1 + 0.2 * t) * evidence
 
 
 def _cluster_of(c: Candidate) -> str:
@@ -606,54 +631,134 @@ def apply_decision(story: Story, decision: Decision) -> Story:
 
 # ---- in-memory lookup ------------------------------------------------------------------------
 
+_KEY_MASK = (1 << 48) - 1
+
+
+def _band_key(band: str) -> int:
+    """A band string "bXX:<12 hex>" as one 56-bit integer (band index in the top bits)."""
+    head, _, digest = band.partition(":")
+    return (int(head[1:], 16) << 48) | (int(digest, 16) & _KEY_MASK)
+
+
+def _band_str(key: int) -> str:
+    return f"b{key >> 48:02x}:{key & _KEY_MASK:012x}"
+
+
+class _BandIndex:
+    """Band key -> story slots, kept as sorted numpy runs merged like a binary counter.
+
+    Hand-written because 100,000 stories carry 12.8 million band postings: as Python dicts and
+    sets that is gigabytes, as sorted uint64/int32 arrays about 150 MB, and a lookup stays a
+    binary search per run (O(log n) runs).
+    """
+
+    def __init__(self, buffer_limit: int = 1 << 15) -> None:
+        self._runs: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+        self._buf: dict[int, list[int]] = {}
+        self._buf_n = 0
+        self._limit = buffer_limit
+
+    def add(self, keys: list[int], slot: int) -> None:
+        for k in keys:
+            self._buf.setdefault(k, []).append(slot)
+        self._buf_n += len(keys)
+        if self._buf_n >= self._limit:
+            self._flush()
+
+    def _flush(self) -> None:
+        ks = np.fromiter(
+            (k for k, slots in self._buf.items() for _ in slots), dtype=np.uint64, count=self._buf_n
+        )
+        vs = np.fromiter(
+            (s for slots in self._buf.values() for s in slots), dtype=np.int32, count=self._buf_n
+        )
+        self._buf.clear()
+        self._buf_n = 0
+        order = np.argsort(ks, kind="stable")
+        run = (ks[order], vs[order])
+        while self._runs and len(self._runs[-1][0]) <= len(run[0]):
+            old_k, old_v = self._runs.pop()
+            ks = np.concatenate((old_k, run[0]))
+            vs = np.concatenate((old_v, run[1]))
+            order = np.argsort(ks, kind="stable")
+            run = (ks[order], vs[order])
+        self._runs.append(run)
+
+    def slots(self, keys: list[int]) -> list[int]:
+        """Slots posted under any of the keys, once per matching key."""
+        out: list[int] = []
+        for k in keys:
+            out.extend(self._buf.get(k, ()))
+        if not self._runs or not keys:
+            return out
+        q = np.asarray(sorted(set(keys)), dtype=np.uint64)
+        for ks, vs in self._runs:
+            lo = np.searchsorted(ks, q, side="left")
+            hi = np.searchsorted(ks, q, side="right")
+            for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
+                out.extend(vs[a:b].tolist())
+        return out
+
 
 class MemoryLookup:
     """An in-memory CandidateLookup with the same semantics as the Elasticsearch one."""
 
     def __init__(self, max_candidates: int = MAX_CANDIDATES) -> None:
         self.max_candidates = max_candidates
-        self._stories: dict[str, Candidate] = {}
+        # Rows hold candidates without their band strings (kept as integers in the index and in
+        # `_bands`), which is most of a story's size; they are rebuilt for returned candidates.
+        self._rows: list[Candidate | None] = []
+        self._bands: list[list[int] | None] = []
+        self._slot: dict[str, int] = {}
         self._by_url: dict[str, set[str]] = {}
         self._by_guid: dict[str, set[str]] = {}
         self._by_title: dict[tuple[str, str], set[str]] = {}
-        self._by_band: dict[str, set[str]] = {}
+        self._index = _BandIndex()
 
     def __len__(self) -> int:
-        return len(self._stories)
+        return len(self._slot)
 
     def __contains__(self, story_id: object) -> bool:
-        return story_id in self._stories
+        return story_id in self._slot
 
     def get(self, story_id: str) -> Candidate | None:
         """The stored candidate with this id."""
-        return self._stories.get(story_id)
+        slot = self._slot.get(story_id)
+        return None if slot is None else self._candidate(slot)
+
+    def _candidate(self, slot: int) -> Candidate:
+        row, keys = self._rows[slot], self._bands[slot]
+        assert row is not None and keys is not None
+        return replace(row, lsh_bands=[_band_str(k) for k in keys])
 
     def add(self, story: Story) -> None:
         """Store a story after its decision; adding the same id again replaces it."""
         if not story.lsh_bands or not story.title_key:
             annotate(story)
-        self._remove(story.id)
         c = Candidate.from_story(story)
-        self._stories[c.id] = c
+        old = self._slot.get(c.id)
+        if old is not None:
+            # The old slot stays in the band index as a dead posting, skipped at lookup.
+            prev = self._rows[old]
+            assert prev is not None
+            self._by_url.get(prev.canonical_url, set()).discard(c.id)
+            if prev.guid:
+                self._by_guid.get(prev.guid, set()).discard(c.id)
+            self._by_title.get((prev.outlet, prev.title_key), set()).discard(c.id)
+            self._rows[old] = None
+            self._bands[old] = None
+        slot = len(self._rows)
+        keys = [_band_key(b) for b in c.lsh_bands]
+        self._rows.append(replace(c, lsh_bands=[]))
+        self._bands.append(keys)
+        self._slot[c.id] = slot
         if c.canonical_url:
             self._by_url.setdefault(c.canonical_url, set()).add(c.id)
         if c.guid:
             self._by_guid.setdefault(c.guid, set()).add(c.id)
         if c.title_key:
             self._by_title.setdefault((c.outlet, c.title_key), set()).add(c.id)
-        for b in c.lsh_bands:
-            self._by_band.setdefault(b, set()).add(c.id)
-
-    def _remove(self, story_id: str) -> None:
-        old = self._stories.pop(story_id, None)
-        if old is None:
-            return
-        self._by_url.get(old.canonical_url, set()).discard(story_id)
-        if old.guid:
-            self._by_guid.get(old.guid, set()).discard(story_id)
-        self._by_title.get((old.outlet, old.title_key), set()).discard(story_id)
-        for b in old.lsh_bands:
-            self._by_band.get(b, set()).discard(story_id)
+        self._index.add(keys, slot)
 
     def exact(
         self, canonical_url: str, guid: str | None, title_key: str, outlet: str
@@ -666,25 +771,24 @@ class MemoryLookup:
             ids |= self._by_guid.get(guid, set())
         if title_key:
             ids |= self._by_title.get((outlet, title_key), set())
-        return sorted((self._stories[i] for i in ids), key=_seen_key)
+        return sorted((self._candidate(self._slot[i]) for i in ids), key=_seen_key)
 
     def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
-        """Up to `max_candidates` stories sharing a band, most shared bands first."""
-        hits: Counter[str] = Counter()
-        for b in bands:
-            hits.update(self._by_band.get(b, ()))
+        """Up to `max_candidates` stories first seen since `since` sharing a band, best first."""
+        hits = Counter(self._index.slots([_band_key(b) for b in bands]))
         since = _utc(since) or since
-        out = []
-        # Most shared bands first, then the most recent: copies arrive close together.
-        for sid, _n in sorted(hits.items(), key=lambda kv: (-kv[1], _recency(self._stories[kv[0]]))):
-            c = self._stories[sid]
-            first = _utc(c.first_seen)
+        live = []
+        for slot, n in hits.items():
+            row = self._rows[slot]
+            if row is None:
+                continue
+            first = _utc(row.first_seen)
             if first is not None and first < since:
                 continue
-            out.append(c)
-            if len(out) >= self.max_candidates:
-                break
-        return out
+            live.append((-n, _recency(row), slot))
+        # Most shared bands first, then the most recent: copies arrive close together.
+        live.sort()
+        return [self._candidate(slot) for _n, _r, slot in live[: self.max_candidates]]
 
 
 def _recency(c: Candidate) -> tuple[float, str]:

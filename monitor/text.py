@@ -1,19 +1,29 @@
-"""Unicode folding and tokenisation shared by tagging and dedupe.
+"""Unicode folding, tokens and language guessing shared by tagging, dedupe and store.
 
 Elasticsearch's core distribution has no asciifolding or language analyzers, so folding happens
 here and the folded text is indexed in its own fields analysed by `standard`.
+
+Two views of the same folding:
+
+- `fold(s)` / `tokens(s)`: the folded string, for signatures and indexed fields;
+- `match_form(s)`: the folded string plus, for every folded character, the index of the original
+  character it came from, so a match found in folded text can be shown in the original.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-# Arabic diacritics (harakat, tanwin, shadda, sukun, superscript alef) and tatweel.
+# Arabic diacritics (harakat, tanwin, shadda, sukun, superscript alef, Quranic marks) and tatweel.
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-# Hebrew points and cantillation (niqqud, te'amim).
-_HEBREW_MARKS = re.compile("[\u0591-\u05c7]")
-_ARABIC_MAP = str.maketrans(
+# Hebrew points and cantillation (niqqud, te'amim), not the letters or punctuation marks after them.
+_HEBREW_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7]")
+# Invisible format characters (ZWNJ/ZWJ, direction marks, soft hyphen, BOM) that copy-pasted
+# Arabic, Hebrew and Persian text is full of; they would split words that look whole.
+_INVISIBLE = re.compile("[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_CHAR_MAP = str.maketrans(
     {
         "\u0623": "\u0627",  # أ -> ا
         "\u0625": "\u0627",  # إ -> ا
@@ -21,9 +31,28 @@ _ARABIC_MAP = str.maketrans(
         "\u0671": "\u0627",  # ٱ -> ا
         "\u0649": "\u064a",  # ى -> ي
         "\u0629": "\u0647",  # ة -> ه
+        "\u06cc": "\u064a",  # Persian ی -> ي
+        "\u06a9": "\u0643",  # Persian ک -> ك
+        # Typographic apostrophes and the Hebrew geresh become ASCII, so Turkish suffixes
+        # (İsrail’e) split the same way and transliterations (Sa’ar) meet their plain form.
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u02bb": "'",
+        "\u02be": "'",
+        "\u02bf": "'",
+        "`": "'",
+        "\u05f3": "'",  # ׳ geresh
+        "\u05f4": '"',  # ״ gershayim
+        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
     }
 )
+# Quote marks inside a Hebrew word are acronym or transliteration marks (צה"ל, כ"ץ, ג'בארין):
+# writers use them inconsistently, so they are dropped.
+_HEBREW_QUOTE = re.compile("(?<=[\u05d0-\u05ea])[\"']+(?=[\u05d0-\u05ea])")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_HYPHENS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u05be\ufe58\ufe63\uff0d")
 
 
 def casefold(s: str) -> str:
@@ -33,22 +62,244 @@ def casefold(s: str) -> str:
     return s.replace("İ", "i").replace("ı", "i").casefold()
 
 
-def fold(s: str) -> str:
-    """NFKC, case-fold, strip Latin diacritics and Arabic/Hebrew marks. Idempotent."""
+def _fold_once(s: str) -> str:
     s = unicodedata.normalize("NFKC", s)
+    s = _INVISIBLE.sub("", s)
     s = casefold(s)
     s = _ARABIC_MARKS.sub("", s)
     s = _HEBREW_MARKS.sub("", s)
-    s = s.translate(_ARABIC_MAP)
-    # Strip combining marks from Latin letters only: NFD would also split Arabic/Hebrew letters.
+    s = s.translate(_CHAR_MAP)
+    # Dropping every combining mark after NFD folds Latin diacritics (ğ ş ç ö ü â é) and also
+    # the hamza/madda carriers of Arabic (ؤ -> و, ئ -> ي), the usual search normalisation there.
     decomposed = unicodedata.normalize("NFD", s)
     s = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     s = unicodedata.normalize("NFC", s)
-    # Typographic apostrophes become ASCII so Turkish suffixes (İsrail’e) split the same way.
-    s = s.replace("\u2019", "'").replace("\u02bc", "'").replace("`", "'")
-    return s
+    return _HEBREW_QUOTE.sub("", s)
+
+
+def fold(s: str) -> str:
+    """NFKC, case-fold (Turkish-aware), strip Latin diacritics and Arabic/Hebrew marks. Idempotent."""
+    once = _fold_once(s)
+    # A handful of compatibility characters only reach their final form on a second pass
+    # (casefold can emit characters NFKC would rewrite); loop so fold(fold(s)) == fold(s).
+    while True:
+        again = _fold_once(once)
+        if again == once:
+            return once
+        once = again
 
 
 def tokens(s: str) -> list[str]:
     """Word tokens of the folded text."""
     return _TOKEN.findall(fold(s))
+
+
+@lru_cache(maxsize=65536)
+def _fold_char(ch: str) -> str:
+    return fold(ch)
+
+
+def is_word_char(ch: str) -> bool:
+    """True for letters and digits of any script (what a match may not touch on either side)."""
+    return ch.isalnum()
+
+
+def match_form(s: str) -> tuple[str, list[int]]:
+    """Fold `s` for alias matching; returns the folded text and, per folded char, its source index.
+
+    On top of `fold` (applied character by character so offsets survive): hyphens and dashes
+    become spaces, so "al-Arouri", "al Arouri" and "El-Aruri" meet; whitespace runs collapse
+    to one space; quote marks inside Hebrew words are dropped.
+    """
+    chars: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(s):
+        if ch in _HYPHENS or ch.isspace():
+            if chars and chars[-1] != " ":
+                chars.append(" ")
+                offsets.append(i)
+            continue
+        for c in _fold_char(ch):
+            if c.isspace():
+                if chars and chars[-1] != " ":
+                    chars.append(" ")
+                    offsets.append(i)
+                continue
+            chars.append(c)
+            offsets.append(i)
+    # Hebrew acronym quotes: dropped after the fact because they depend on both neighbours.
+    keep = [
+        not (
+            c in "\"'"
+            and 0 < k < len(chars) - 1
+            and _is_hebrew_letter(chars[k - 1])
+            and _is_hebrew_letter(chars[k + 1])
+        )
+        for k, c in enumerate(chars)
+    ]
+    if not all(keep):
+        chars = [c for c, ok in zip(chars, keep, strict=True) if ok]
+        offsets = [o for o, ok in zip(offsets, keep, strict=True) if ok]
+    if chars and chars[-1] == " ":
+        chars.pop()
+        offsets.pop()
+    return "".join(chars), offsets
+
+
+def match_key(s: str) -> str:
+    """The folded form of an alias or phrase, as compared against `match_form` text."""
+    return match_form(s.strip())[0]
+
+
+def _is_hebrew_letter(ch: str) -> bool:
+    return "\u05d0" <= ch <= "\u05ea"
+
+
+def script_of(ch: str) -> str:
+    """Coarse script of one character: latin, arabic, hebrew, cyrillic, greek or other."""
+    o = ord(ch)
+    if 0x0590 <= o <= 0x05FF or 0xFB1D <= o <= 0xFB4F:
+        return "hebrew"
+    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0x08A0 <= o <= 0x08FF:
+        return "arabic"
+    if 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
+        return "arabic"
+    if 0x0400 <= o <= 0x052F:
+        return "cyrillic"
+    if 0x0370 <= o <= 0x03FF:
+        return "greek"
+    if ch.isalpha() and (o < 0x0250 or 0x1E00 <= o <= 0x1EFF):
+        return "latin"
+    return "other"
+
+
+def script_of_text(s: str) -> str:
+    """The script of the first letter in `s` ("other" when there is none)."""
+    for ch in s:
+        if ch.isalpha():
+            return script_of(ch)
+    return "other"
+
+
+# Arabic clitics written onto the next word: conjunctions و ف, prepositions ب ل ك, the article
+# ال, and لل (ل + ال, whose alef is dropped in writing).
+ARABIC_PREFIXES = frozenset(
+    {
+        "و",
+        "ف",
+        "ب",
+        "ل",
+        "ك",
+        "ال",
+        "وال",
+        "فال",
+        "بال",
+        "كال",
+        "لل",
+        "ولل",
+        "فلل",
+        "وب",
+        "ول",
+        "وك",
+        "فب",
+        "فل",
+        "فك",
+        "وبال",
+        "وكال",
+        "فبال",
+    }
+)
+ARABIC_ARTICLE_PREFIXES = frozenset(p for p in ARABIC_PREFIXES if p.endswith(("ال", "لل")))
+# Hebrew proclitics: ו ה ב ל מ ש כ, which stack (ובה, שמה, וכש, ...).
+_HEBREW_PREFIX = re.compile("[והבלמשכ]{1,3}")
+
+
+def prefix_allowed(prefix: str, script: str) -> bool:
+    """Whether `prefix` (letters glued before a match inside one word) is a clitic of `script`."""
+    if not prefix:
+        return True
+    if script == "arabic":
+        return prefix in ARABIC_PREFIXES
+    if script == "hebrew":
+        return _HEBREW_PREFIX.fullmatch(prefix) is not None
+    return False
+
+
+# ---- language guessing ----------------------------------------------------------------------
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        "the of and to in is was for on that with said by from as at its has have will "
+        "after who were his their are be this an over says".split()
+    ),
+    "tr": frozenset(
+        "ve bir bu ile için da de olan olarak gibi daha çok ancak sonra ise değil kadar "
+        "üzere tarafından ilişkin yaptı etti dedi şunları ki ne".split()
+    ),
+    "fr": frozenset(
+        "le la les des du et un une est dans pour que qui sur au aux par avec pas ce "
+        "sont été elle il selon ont".split()
+    ),
+    "id": frozenset(
+        "yang dan di ke dari untuk dengan ini itu pada dalam tidak akan oleh telah juga "
+        "ada bahwa mereka kata sebagai setelah".split()
+    ),
+    "de": frozenset(
+        "der die das und ist nicht mit den dem ein eine sich auf für von zu im auch "
+        "wurde wird nach".split()
+    ),
+    "es": frozenset(
+        "el la los las y de del en que un una por con para se su al es lo como más "
+        "fue según".split()
+    ),
+}
+_TURKISH_LETTERS = frozenset("ğĞıİşŞ")
+_PERSIAN_LETTERS = frozenset("پچژگکی")
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def guess_lang(text: str) -> str | None:
+    """Best-effort ISO 639-1 code from script and common words; None when there is nothing to go on.
+
+    Good enough for stories whose feed gives no language: Hebrew and Arabic by script, Latin
+    text among en/tr/fr/id/de/es by characteristic letters and function words.
+    """
+    counts: dict[str, int] = {}
+    persian = 0
+    for ch in text:
+        if ch.isalpha():
+            sc = script_of(ch)
+            counts[sc] = counts.get(sc, 0) + 1
+            if ch in _PERSIAN_LETTERS:
+                persian += 1
+    if not counts:
+        return None
+    script = max(counts, key=lambda k: counts[k])
+    if script == "hebrew":
+        return "he"
+    if script == "arabic":
+        return "fa" if persian * 20 >= counts["arabic"] and persian >= 2 else "ar"
+    if script == "cyrillic":
+        return "ru"
+    if script == "greek":
+        return "el"
+    if script != "latin":
+        return None
+    words = [w.replace("İ", "i").replace("I", "ı").lower() for w in _WORD.findall(text)]
+    plain = [casefold(w) for w in _WORD.findall(text)]
+    scores = {lang: 0.0 for lang in _STOPWORDS}
+    for w, p in zip(words, plain, strict=True):
+        for lang, stop in _STOPWORDS.items():
+            if (w if lang == "tr" else p) in stop:
+                scores[lang] += 1
+    scores["tr"] += 1.5 * sum(1 for ch in text if ch in _TURKISH_LETTERS)
+    best = max(scores, key=lambda k: scores[k])
+    return best if scores[best] > 0 else None
+
+
+def norm_lang(lang: str | None) -> str | None:
+    """'en-US' -> 'en', 'TR' -> 'tr'; empty -> None."""
+    if not lang:
+        return None
+    code = re.split(r"[-_]", lang.strip(), maxsplit=1)[0].lower()
+    return code or None

@@ -360,7 +360,10 @@ def test_entry_with_neither_link_nor_guid_is_skipped() -> None:
 
 
 def test_javascript_link_is_not_a_link() -> None:
-    item = "<item><title>T</title><link>javascript:alert(1)</link><guid isPermaLink='false'>g-js</guid></item>"
+    item = (
+        "<item><title>T</title><link>javascript:alert(1)</link>"
+        "<guid isPermaLink='false'>g-js</guid></item>"
+    )
     story = parse(rss(item)).stories[0]
     assert story.url == ""
     assert story.id == story_id(None, "g-js", "test-feed")

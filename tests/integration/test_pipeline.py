@@ -1,0 +1,168 @@
+"""monitor.pipeline on real services: clusters across runs, alerts once per cluster, the ledger
+under SMTP failures and re-runs, digests once per period."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from localdev.feedserver import FeedServer
+from localdev.mailcatcher import MailCatcher
+from monitor import pipeline
+from monitor.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
+
+RULE_LEADERS = "topics:hamas_leadership"
+
+
+def configure(
+    cfg: Path, server: FeedServer, feeds: list[str], subscribers: str, env: dict[str, str]
+) -> Settings:
+    cfg.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "config" / "topics.yaml", cfg / "topics.yaml")
+    lines = ["feeds:"]
+    for name in feeds:
+        fid = name.removesuffix(".xml")
+        lines += [f"  - id: {fid}", f"    name: {fid.title()}", f"    url: {server.url_for(name)}"]
+    (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (cfg / "subscribers.yaml").write_text(subscribers, encoding="utf-8")
+    return load_settings(cfg, env)
+
+
+def instant(query: str) -> str:
+    return (
+        "subscribers:\n  - email: analyst@example.org\n    alerts:\n"
+        f"      - name: watch\n        query: '{query}'\n        mode: instant\n"
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[FeedServer]:
+    root = tmp_path / "www"
+    root.mkdir()
+    with FeedServer(root) as server:
+        yield server
+
+
+def publish(server: FeedServer, name: str) -> None:
+    shutil.copy(FIXTURES / name, Path(server.directory) / name)
+
+
+def test_copy_in_a_later_run_joins_cluster_and_does_not_realert(
+    tmp_path: Path,
+    served: FeedServer,
+    smtp_server: MailCatcher,
+    newsmon_env: dict[str, str],
+    es_client: Elasticsearch,
+) -> None:
+    publish(served, "wire-a.xml")
+    s = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), newsmon_env)
+    pipeline.init(s)
+    first = pipeline.poll(s)
+    assert first["stories_new"] == 3 and first["feeds_failed"] == 0
+    assert pipeline.send_alerts(s)["sent"] == 1
+    assert len(smtp_server.wait_for(1)) == 1
+
+    # Later another outlet carries the same story.
+    publish(served, "outlet-b.xml")
+    s = configure(
+        tmp_path / "cfg", served, ["wire-a.xml", "outlet-b.xml"], instant(RULE_LEADERS), newsmon_env
+    )
+    second = pipeline.poll(s)
+    assert second["stories_new"] == 2  # the copy and outlet B's unrelated item
+    assert second["duplicates_clustered"] == 1
+    store = pipeline.open_store(s)
+    store.refresh()
+    tagged = store.search_sources({"term": {"topics": "hamas_leadership"}}, size=10)
+    assert len(tagged) == 2
+    assert len({d["cluster_id"] for d in tagged}) == 1
+    primary = next(d for d in tagged if d["is_primary"])
+    copy = next(d for d in tagged if not d["is_primary"])
+    assert primary["feed_id"] == "wire-a" and copy["cluster_id"] == primary["id"]
+    assert primary["cluster_size"] == 2
+    assert primary["outlets"] == sorted(["Wire-A", "Outlet-B"])
+
+    alerts = pipeline.send_alerts(s)
+    assert alerts["sent"] == 0 and alerts["matched"] == 1
+    assert len(smtp_server.messages) == 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_smtp_outage_sends_nothing_then_exactly_once(
+    tmp_path: Path, served: FeedServer, smtp_server: MailCatcher, newsmon_env: dict[str, str]
+) -> None:
+    publish(served, "wire-a.xml")
+    down_env = {**newsmon_env, "NEWSMON_SMTP_PORT": str(_closed_port())}
+    s_down = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), down_env)
+    pipeline.init(s_down)
+    pipeline.poll(s_down)
+    report = pipeline.send_alerts(s_down)
+    assert report["sent"] == 0 and len(report["failed"]) == 1
+    assert "SMTP" in report["failed"][0] and "\n" not in report["failed"][0]
+    store = pipeline.open_store(s_down)
+    assert store.get_cursor("instant") is None  # the window will be retried
+
+    s_up = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), newsmon_env)
+    assert pipeline.send_alerts(s_up)["sent"] == 1
+    assert pipeline.send_alerts(s_up)["sent"] == 0
+    # A cleared/retried task that lost its cursor re-runs the window: the ledger still refuses.
+    store.es.delete(index=store.feeds_index, id="cursor:instant", refresh=True)
+    again = pipeline.send_alerts(s_up)
+    assert again["sent"] == 0 and again["already_sent"] == 1
+    assert len(smtp_server.messages) == 1
+
+
+def test_bad_rule_is_reported_and_good_rule_still_sends(
+    tmp_path: Path, served: FeedServer, smtp_server: MailCatcher, newsmon_env: dict[str, str]
+) -> None:
+    publish(served, "wire-a.xml")
+    subs = (
+        "subscribers:\n  - email: analyst@example.org\n    alerts:\n"
+        "      - {name: broken, query: 'title:(unclosed'}\n"
+        f"      - {{name: good, query: '{RULE_LEADERS}'}}\n"
+    )
+    s = configure(tmp_path / "cfg", served, ["wire-a.xml"], subs, newsmon_env)
+    pipeline.init(s)
+    pipeline.poll(s)
+    report = pipeline.send_alerts(s)
+    assert report["sent"] == 1
+    assert len(report["rule_errors"]) == 1 and "broken" in report["rule_errors"][0]
+
+
+def test_digest_goes_once_per_period(
+    tmp_path: Path, served: FeedServer, smtp_server: MailCatcher, newsmon_env: dict[str, str]
+) -> None:
+    publish(served, "wire-a.xml")
+    publish(served, "outlet-b.xml")
+    subs = (
+        "subscribers:\n  - email: editor@example.org\n    timezone: Europe/Istanbul\n"
+        "    alerts:\n      - name: hourly leaders\n"
+        f"        query: '{RULE_LEADERS}'\n        mode: digest\n        digest: hourly\n"
+    )
+    s = configure(tmp_path / "cfg", served, ["wire-a.xml", "outlet-b.xml"], subs, newsmon_env)
+    pipeline.init(s)
+    pipeline.poll(s)
+    # The slot ending at the top of the next hour covers the stories just indexed.
+    later = datetime.now(UTC) + timedelta(hours=1)
+    report: dict[str, Any] = pipeline.send_digests(s, now=later)
+    assert report["sent"] == 1
+    msg = smtp_server.wait_for(1)[0]
+    assert "digest: 1 story" in msg["Subject"]  # two copies, one cluster
+    assert "Also reported by" in msg.get_body(preferencelist=("plain",)).get_content()
+    assert pipeline.send_digests(s, now=later)["sent"] == 0
+    assert pipeline.send_digests(s, now=later + timedelta(minutes=20))["digests_due"] == 0
+    assert len(smtp_server.messages) == 1

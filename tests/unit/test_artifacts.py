@@ -1,0 +1,357 @@
+"""Static checks of the deployment artifacts: docker-compose.yml, Dockerfile, Kibana objects.
+
+Docker and Kibana cannot run on the development machine, so these checks are what stands
+between a typo and a stack that fails on the server.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.airflow_bridge import env_from_connections
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+NDJSON = ROOT / "config" / "kibana" / "newsmon.ndjson"
+STORIES_TEMPLATE = ROOT / "config" / "elasticsearch" / "stories.json"
+OPS_DOC = ROOT / "docs" / "operations-airflow.md"
+
+AIRFLOW_SERVICES = (
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+)
+LONG_RUNNING = ("elasticsearch", "kibana", "postgres", "mailpit", *AIRFLOW_SERVICES)
+ONE_SHOT = ("newsmon-init", "airflow-init")
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    """Compose-style ${VAR}, ${VAR:-default}, ${VAR:?error} and $$ substitution."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, op, arg = m.group(1), m.group(2), m.group(3)
+        value = env.get(name)
+        if op in (":-", "-"):
+            return value if value or (op == "-" and value is not None) else arg
+        if op in (":?", "?") and not value:
+            raise KeyError(f"{name}: {arg}")
+        return value or ""
+
+    return _VAR.sub(sub, text)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _services(compose: dict[str, Any]) -> dict[str, Any]:
+    services = compose["services"]
+    assert isinstance(services, dict)
+    return services
+
+
+def _image(service: dict[str, Any]) -> str:
+    image = service.get("image")
+    assert isinstance(image, str), service
+    return image
+
+
+# --- docker-compose.yml -------------------------------------------------------------------
+
+
+def test_compose_has_the_server_stack(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    for name in (*LONG_RUNNING, *ONE_SHOT):
+        assert name in services, f"docker-compose.yml: service {name} missing"
+
+
+def test_long_running_services_have_healthchecks(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    for name in LONG_RUNNING:
+        check = services[name].get("healthcheck")
+        assert check and check.get("test"), f"{name}: no healthcheck"
+        assert services[name].get("restart") in ("always", "unless-stopped"), name
+    for name, svc in services.items():
+        if name not in LONG_RUNNING:
+            assert svc.get("restart") == "no", f"{name}: one-shot services must not restart"
+
+
+def test_images_are_pinned_and_elastic_versions_match(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    for name, svc in services.items():
+        image = _image(svc)
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest" and re.search(r"\d", tag), f"{name}: {image}"
+    es = _image(services["elasticsearch"])
+    kibana = _image(services["kibana"])
+    assert es.startswith("docker.elastic.co/elasticsearch/elasticsearch:9.")
+    assert kibana.startswith("docker.elastic.co/kibana/kibana:9.")
+    assert es.rpartition(":")[2] == kibana.rpartition(":")[2], "Kibana must match Elasticsearch"
+    # Helper one-shots reuse the Elasticsearch image (it has curl), so nothing else is pulled.
+    for name in ("es-setup", "kibana-objects"):
+        assert _image(services[name]) == es
+
+
+def test_dependencies_exist_and_have_no_cycle(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    graph: dict[str, set[str]] = {}
+    for name, svc in services.items():
+        deps = svc.get("depends_on") or {}
+        graph[name] = set(deps)
+        for dep, spec in dict(deps).items():
+            assert dep in services, f"{name} depends on unknown service {dep}"
+            done = "service_healthy" if dep in LONG_RUNNING else "service_completed_successfully"
+            assert spec["condition"] == done, f"{name} -> {dep}"
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, f"dependency cycle: {' -> '.join((*path, node))}"
+        for nxt in graph[node]:
+            visit(nxt, (*path, node))
+
+    for name in graph:
+        visit(name, ())
+    for name in AIRFLOW_SERVICES:
+        assert {"postgres", "airflow-init", "newsmon-init"} <= graph[name], name
+
+
+def _sample_env() -> dict[str, str]:
+    return {
+        "ELASTIC_PASSWORD": "elasticpw1",
+        "KIBANA_PASSWORD": "kibanapw1",
+        "KIBANA_ENCRYPTION_KEY": "k" * 32,
+        "NEWSMON_ES_PASSWORD": "newsmonpw1",
+        "POSTGRES_PASSWORD": "pgpw1",
+        "AIRFLOW_JWT_SECRET": "jwt",
+        "AIRFLOW_SECRET_KEY": "sk",
+        "AIRFLOW_ADMIN_PASSWORD": "adminpw1",
+    }
+
+
+def test_airflow_connections_are_valid_json_and_map_onto_settings(compose: dict[str, Any]) -> None:
+    env_raw = _services(compose)["airflow-scheduler"]["environment"]
+    env = {k: interpolate(str(v), _sample_env()) for k, v in env_raw.items()}
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    es = json.loads(env["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"])
+    smtp = json.loads(env["AIRFLOW_CONN_SMTP_DEFAULT"])
+    assert smtp["extra"]["disable_ssl"] is True  # JSON form keeps booleans
+    mapped = env_from_connections(es, smtp, {})
+    assert mapped["NEWSMON_ES_URL"] == "http://elasticsearch:9200"
+    assert mapped["NEWSMON_ES_USERNAME"] == "newsmon"
+    assert mapped["NEWSMON_ES_PASSWORD"] == "newsmonpw1"
+    assert mapped["NEWSMON_SMTP_HOST"] == "mailpit"
+    assert mapped["NEWSMON_SMTP_PORT"] == "1025"
+    assert mapped["NEWSMON_SMTP_SECURITY"] == "none"
+    # Every Airflow service runs with the same settings: one anchor, no drift.
+    for name in AIRFLOW_SERVICES:
+        assert _services(compose)[name]["environment"] == env_raw, name
+
+
+def test_required_variables_fail_loudly_and_are_documented(compose: dict[str, Any]) -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
+    assert {"ELASTIC_PASSWORD", "POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET"} <= required
+    assert required == set(_sample_env()), "update _sample_env and the .env template in the doc"
+    with pytest.raises(KeyError, match="ELASTIC_PASSWORD"):
+        interpolate(text, {k: v for k, v in _sample_env().items() if k != "ELASTIC_PASSWORD"})
+    interpolate(text, _sample_env())  # the documented set is enough
+    doc = OPS_DOC.read_text(encoding="utf-8")
+    for name in required:
+        assert re.search(rf"^{name}=", doc, re.M), f"{name}: not in the .env template of the doc"
+
+
+def test_no_secret_literals_in_compose() -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    for m in re.finditer(r"(?i)^\s*[\w.]*(password|secret|key)[\w.]*:\s*(\S.*)$", text, re.M):
+        assert "${" in m.group(2), f"docker-compose.yml: literal secret: {m.group(0).strip()}"
+
+
+# --- Dockerfile ---------------------------------------------------------------------------
+
+
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_dockerfile_pins_airflow_matching_pyproject() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    assert len(froms) == 1, froms
+    m = re.fullmatch(r"apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)", froms[0])
+    assert m, f"FROM must pin apache/airflow:<version>-python<version>, got {froms[0]}"
+    version, python = m.groups()
+    extras = _pyproject()["project"]["optional-dependencies"]
+    pins = [d for deps in extras.values() for d in deps if d.startswith("apache-airflow>=")]
+    assert pins, "pyproject.toml pins apache-airflow in an extra"
+    lower = re.search(r">=\s*([\d.]+)", pins[0])
+    upper = re.search(r"<\s*([\d.]+)", pins[0])
+    assert lower and lower.group(1) == version, f"{pins[0]} vs image {version}"
+    assert upper, pins[0]
+    as_tuple = lambda v: tuple(int(p) for p in v.split("."))  # noqa: E731
+    assert as_tuple(version) < as_tuple(upper.group(1)), f"{pins[0]} excludes image {version}"
+    requires = _pyproject()["project"]["requires-python"]
+    assert requires == f">={python}", f"image Python {python} vs requires-python {requires}"
+
+
+def test_dockerfile_installs_package_keeping_airflow_and_copies_dags_and_config() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    install = re.search(r"^RUN pip install (.*)$", text, re.M)
+    assert install and "--no-cache-dir" in install.group(1)
+    assert '"apache-airflow==${AIRFLOW_VERSION}"' in install.group(1)
+    assert re.search(r"^COPY .*\bdags/ /opt/airflow/dags/", text, re.M)
+    assert re.search(r"^COPY .*\bconfig/ /opt/newsmon/config/", text, re.M)
+    assert "NEWSMON_CONFIG_DIR=/opt/newsmon/config" in text
+
+
+def test_dockerignore_keeps_secrets_and_venv_out() -> None:
+    lines = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".env", "var", ".cache", "config/subscribers.yaml"} <= lines
+    for needed in ("monitor", "dags", "config", "pyproject.toml", "README.md"):
+        assert needed not in lines
+
+
+# --- Kibana saved objects -----------------------------------------------------------------
+
+
+def _objects() -> list[dict[str, Any]]:
+    out = []
+    for n, line in enumerate(NDJSON.read_text(encoding="utf-8").splitlines(), 1):
+        assert line.strip(), f"newsmon.ndjson:{n}: blank line"
+        obj = json.loads(line)
+        assert isinstance(obj, dict), n
+        out.append(obj)
+    return out
+
+
+def _stories_fields() -> dict[str, str]:
+    props = json.loads(STORIES_TEMPLATE.read_text(encoding="utf-8"))["template"]["mappings"][
+        "properties"
+    ]
+    return {name: spec.get("type", "object") for name, spec in props.items()}
+
+
+def _by_type(objs: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["type"] == type_]
+
+
+def test_ndjson_objects_are_well_formed_and_references_resolve() -> None:
+    objs = _objects()
+    keys = {(o["type"], o["id"]) for o in objs}
+    assert len(keys) == len(objs), "duplicate saved object ids"
+    for o in objs:
+        assert {"id", "type", "attributes", "references"} <= o.keys(), o.get("id")
+        assert o["attributes"].get("title"), o["id"]
+        assert o.get("coreMigrationVersion") and o.get("typeMigrationVersion"), o["id"]
+        names = [r["name"] for r in o["references"]]
+        assert len(names) == len(set(names)), f"{o['id']}: duplicate reference names"
+        for ref in o["references"]:
+            assert (ref["type"], ref["id"]) in keys, f"{o['id']}: dangling reference {ref}"
+    assert {t for t, _ in keys} >= {"index-pattern", "search", "lens", "dashboard"}
+
+
+def _search_source(o: dict[str, Any]) -> dict[str, Any]:
+    source = json.loads(o["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    assert isinstance(source, dict)
+    return source
+
+
+def _walk_ref_names(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in ("indexRefName", "panelRefName") and isinstance(v, str):
+                yield v
+            yield from _walk_ref_names(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_ref_names(v)
+
+
+def test_embedded_reference_names_are_declared() -> None:
+    for o in _objects():
+        names = {r["name"] for r in o["references"]}
+        if o["type"] == "search":
+            for ref_name in _walk_ref_names(_search_source(o)):
+                assert ref_name in names, f"{o['id']}: {ref_name} not in references"
+        if o["type"] == "dashboard":
+            for panel in json.loads(o["attributes"]["panelsJSON"]):
+                ref = f"{panel['panelIndex']}:{panel['panelRefName']}"
+                assert ref in names, f"{o['id']}: panel {ref} has no reference"
+                ref_type = next(r["type"] for r in o["references"] if r["name"] == ref)
+                assert ref_type == panel["type"]
+        if o["type"] == "lens":
+            for layer in o["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]:
+                assert f"indexpattern-datasource-layer-{layer}" in names, o["id"]
+
+
+def test_data_view_covers_the_stories_alias_and_monthly_indices() -> None:
+    [view] = _by_type(_objects(), "index-pattern")
+    title = view["attributes"]["title"]
+    for name in ("newsmon-stories", "newsmon-stories-2026.05"):
+        assert fnmatch.fnmatchcase(name, title), f"{title} does not match {name}"
+    for other in ("newsmon-feeds", "newsmon-deliveries"):
+        assert not fnmatch.fnmatchcase(other, title), f"{title} would also match {other}"
+    time_field = view["attributes"]["timeFieldName"]
+    assert time_field == "fetched_at"
+    assert _stories_fields()[time_field] == "date"
+
+
+def test_every_field_used_exists_in_the_stories_mapping() -> None:
+    fields = _stories_fields()
+    used: set[str] = set()
+    for o in _objects():
+        attrs = o["attributes"]
+        if o["type"] == "search":
+            used.update(attrs["columns"])
+            used.update(f for f, _ in attrs["sort"])
+            used.update(f["meta"]["key"] for f in _search_source(o)["filter"])
+        if o["type"] == "lens":
+            for layer in attrs["state"]["datasourceStates"]["formBased"]["layers"].values():
+                used.update(
+                    c["sourceField"]
+                    for c in layer["columns"].values()
+                    if c["sourceField"] != "___records___"
+                )
+    assert used, "no fields found: the walker is broken"
+    missing = sorted(used - fields.keys())
+    assert not missing, f"fields not in config/elasticsearch/stories.json: {missing}"
+
+
+def test_saved_searches_and_dashboard_content() -> None:
+    objs = _objects()
+    searches = {o["attributes"]["title"]: o for o in _by_type(objs, "search")}
+    assert {"Hamas leadership", "Turkey–Israel", "Unique stories"} <= searches.keys()
+    assert "hamas_leadership" in _search_source(searches["Hamas leadership"])["query"]["query"]
+    assert "turkey_israel" in _search_source(searches["Turkey–Israel"])["query"]["query"]
+    [primary] = _search_source(searches["Unique stories"])["filter"]
+    assert primary["meta"]["key"] == "is_primary" and primary["meta"]["negate"] is False
+    assert primary["query"] == {"match_phrase": {"is_primary": True}}
+    [dashboard] = _by_type(objs, "dashboard")
+    lens_fields = {
+        c["sourceField"]
+        for o in _by_type(objs, "lens")
+        for layer in o["attributes"]["state"]["datasourceStates"]["formBased"]["layers"].values()
+        for c in layer["columns"].values()
+    }
+    assert {"topics", "fetched_at", "people", "outlet"} <= lens_fields
+    panel_ids = {r["id"] for r in dashboard["references"]}
+    assert {o["id"] for o in _by_type(objs, "lens")} <= panel_ids
