@@ -86,8 +86,9 @@ def newsmon_poll() -> None:
 
         report = poll_feeds(settings_for_airflow(), batch)
         # The event's extra carries the counts only, so the Asset history in the UI stays small.
-        scalars = {k: v for k, v in report.items() if isinstance(v, str | int | float | bool)}
-        get_current_context()["outlet_events"][STORIES].extra = {"batch": batch, **scalars}
+        extra: dict[str, Any] = {"batch": batch}
+        extra.update((k, v) for k, v in report.items() if isinstance(v, str | int | float | bool))
+        get_current_context()["outlet_events"][STORIES].extra = extra
         return report
 
     poll.expand(batch=feed_batches())

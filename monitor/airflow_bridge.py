@@ -92,7 +92,7 @@ def _es_url(conn: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def _smtp_security(conn: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+def _smtp_security(extra: Mapping[str, Any]) -> str:
     explicit = _text(extra.get("security"))
     if explicit:
         security = explicit.lower()
@@ -143,7 +143,7 @@ def env_from_connections(
         for key in _SMTP_KEYS:
             env.pop(key, None)
         env["NEWSMON_SMTP_HOST"] = _text(smtp.get("host")) or "localhost"
-        env["NEWSMON_SMTP_SECURITY"] = _smtp_security(smtp, extra)
+        env["NEWSMON_SMTP_SECURITY"] = _smtp_security(extra)
         if smtp.get("port"):
             env["NEWSMON_SMTP_PORT"] = str(smtp["port"])
         login, password = _text(smtp.get("login")), _text(smtp.get("password"))

@@ -78,7 +78,7 @@ def _fold_once(s: str) -> str:
 
 
 def fold(s: str) -> str:
-    """NFKC, case-fold (Turkish-aware), strip Latin diacritics and Arabic/Hebrew marks. Idempotent."""
+    """NFKC, Turkish-aware case folding, no Latin diacritics or Arabic/Hebrew marks. Idempotent."""
     once = _fold_once(s)
     # A handful of compatibility characters only reach their final form on a second pass
     # (casefold can emit characters NFKC would rewrite); loop so fold(fold(s)) == fold(s).
@@ -225,32 +225,35 @@ def prefix_allowed(prefix: str, script: str) -> bool:
     return False
 
 
-# ---- language guessing ----------------------------------------------------------------------
+# ---- language guessing -----------------------------------------------------------------------
+
+
+def _words(s: str) -> frozenset[str]:
+    return frozenset(s.split())
+
 
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        "the of and to in is was for on that with said by from as at its has have will "
-        "after who were his their are be this an over says".split()
+    "en": _words(
+        "the of and to in is was for on that with said by from as at its has have will after "
+        "who were his their are be this an over says"
     ),
-    "tr": frozenset(
-        "ve bir bu ile için da de olan olarak gibi daha çok ancak sonra ise değil kadar "
-        "üzere tarafından ilişkin yaptı etti dedi şunları ki ne".split()
+    "tr": _words(
+        "ve bir bu ile için da de olan olarak gibi daha çok ancak sonra ise değil kadar üzere "
+        "tarafından ilişkin yaptı etti dedi şunları ki ne"
     ),
-    "fr": frozenset(
-        "le la les des du et un une est dans pour que qui sur au aux par avec pas ce "
-        "sont été elle il selon ont".split()
+    "fr": _words(
+        "le la les des du et un une est dans pour que qui sur au aux par avec pas ce sont été "
+        "elle il selon ont"
     ),
-    "id": frozenset(
-        "yang dan di ke dari untuk dengan ini itu pada dalam tidak akan oleh telah juga "
-        "ada bahwa mereka kata sebagai setelah".split()
+    "id": _words(
+        "yang dan di ke dari untuk dengan ini itu pada dalam tidak akan oleh telah juga ada "
+        "bahwa mereka kata sebagai setelah"
     ),
-    "de": frozenset(
-        "der die das und ist nicht mit den dem ein eine sich auf für von zu im auch "
-        "wurde wird nach".split()
+    "de": _words(
+        "der die das und ist nicht mit den dem ein eine sich auf für von zu im auch wurde wird nach"
     ),
-    "es": frozenset(
-        "el la los las y de del en que un una por con para se su al es lo como más "
-        "fue según".split()
+    "es": _words(
+        "el la los las y de del en que un una por con para se su al es lo como más fue según"
     ),
 }
 _TURKISH_LETTERS = frozenset("ğĞıİşŞ")

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -96,10 +97,19 @@ def airflow_env(
         "      - {name: morning, query: 'topics:hamas_leadership', mode: digest, digest: hourly}\n",
         encoding="utf-8",
     )
-    host, _, port = elasticsearch_url.removeprefix("http://").rpartition(":")
+    es = urlsplit(elasticsearch_url)
     monkeypatch.setenv(
         "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT",
-        json.dumps({"conn_type": "elasticsearch", "host": host, "port": int(port)}),
+        json.dumps(
+            {
+                "conn_type": "elasticsearch",
+                "host": es.hostname,
+                "port": es.port or 9200,
+                "schema": es.scheme,
+                "login": es.username,
+                "password": es.password,
+            }
+        ),
     )
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMTP_DEFAULT",

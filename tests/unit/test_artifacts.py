@@ -173,7 +173,7 @@ def test_required_variables_fail_loudly_and_are_documented(compose: dict[str, An
     interpolate(text, _sample_env())  # the documented set is enough
     doc = OPS_DOC.read_text(encoding="utf-8")
     for name in required:
-        assert re.search(rf"^{name}=", doc, re.M), f"{name}: not in the .env template of the doc"
+        assert re.search(rf"^\s*{name}=", doc, re.M), f"{name}: not in the .env template of the doc"
 
 
 def test_no_secret_literals_in_compose() -> None:
@@ -187,6 +187,10 @@ def test_no_secret_literals_in_compose() -> None:
 
 def _pyproject() -> dict[str, Any]:
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
 
 
 def test_dockerfile_pins_airflow_matching_pyproject() -> None:
@@ -203,8 +207,7 @@ def test_dockerfile_pins_airflow_matching_pyproject() -> None:
     upper = re.search(r"<\s*([\d.]+)", pins[0])
     assert lower and lower.group(1) == version, f"{pins[0]} vs image {version}"
     assert upper, pins[0]
-    as_tuple = lambda v: tuple(int(p) for p in v.split("."))  # noqa: E731
-    assert as_tuple(version) < as_tuple(upper.group(1)), f"{pins[0]} excludes image {version}"
+    assert _version(version) < _version(upper.group(1)), f"{pins[0]} excludes image {version}"
     requires = _pyproject()["project"]["requires-python"]
     assert requires == f">={python}", f"image Python {python} vs requires-python {requires}"
 
