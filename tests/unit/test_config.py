@@ -93,7 +93,7 @@ def test_feed_errors_are_one_line_naming_file_and_key(
     ],
 )
 def test_subscriber_errors(tmp_path: Path, subs: str, expected: str) -> None:
-    with pytest.raises(ConfigError, match="subscribers.yaml") as e:
+    with pytest.raises(ConfigError, match=r"subscribers\.yaml") as e:
         load_settings(make(tmp_path, subscribers=subs), {})
     assert expected in str(e.value)
 
