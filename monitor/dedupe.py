@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
@@ -26,7 +27,7 @@ import numpy as np
 from datasketch import MinHash
 
 from monitor.models import Story
-from monitor.text import fold, tokens
+from monitor.text import fold
 from monitor.urls import canonical_url, story_id
 
 # ---- parameters ------------------------------------------------------------------------------
@@ -36,7 +37,8 @@ NUM_PERM = 256
 ROWS = 2  # rows per band: 2 keeps a pair at Jaccard 0.15 a candidate with p ~ 0.95
 BANDS = NUM_PERM // ROWS
 SEED = 20231215
-MAX_CANDIDATES = 50
+MAX_CANDIDATES = 50  # what a lookup returns at most
+MAX_VERIFY = 20  # candidates compared in full; copies share the most bands, so they rank first
 
 # On the blend in `similarity`, rewritten and trimmed copies of one story score about 0.5-0.85
 # and different stories on the same subject 0.3 at most; look-alikes of different events score
@@ -72,8 +74,23 @@ def _keep(tok: str) -> bool:
     return len(tok) >= (4 if _LATIN.match(tok) else 3)
 
 
-def _content_tokens(text: str) -> list[str]:
-    return [t for t in tokens(text) if _keep(t)]
+_WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=16384)
+def _folded(s: str) -> str:
+    # Folding is most of the cost of comparing stories, and the same candidate texts and names
+    # come back decision after decision.
+    return fold(s)
+
+
+def _words(s: str) -> list[str]:
+    """`text.tokens(s)`, from the cached fold (fold is idempotent; tokens are \\w+ runs of it)."""
+    return _WORD.findall(_folded(s)) if s else []
+
+
+def _content_tokens(*parts: str | None) -> list[str]:
+    return [t for p in parts if p for t in _words(p) if _keep(t)]
 
 
 def _shingles(toks: list[str]) -> set[str]:
@@ -96,10 +113,28 @@ _TITLE_LABEL = re.compile(
 )
 
 
+_TITLE_TAIL = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
+
+
+def _letters(s: str) -> str:
+    return "".join(_WORD.findall(_folded(s)))
+
+
+def headline(title: str, outlet: str = "") -> str:
+    """The title without desk labels ("UPDATE 2-") or a trailing outlet name (" - Reuters")."""
+    t = _TITLE_LABEL.sub("", title or "").strip()
+    m = _TITLE_TAIL.search(t)
+    if m and outlet:
+        tail, name = _letters(m.group(1)), _letters(outlet)
+        if tail and name and (tail in name or name in tail):
+            t = t[: m.start()].rstrip()
+    return t
+
+
 def title_key(title: str) -> str:
     """Normalised title for exact-duplicate detection within one outlet ('' when too generic)."""
     stripped = _TITLE_LABEL.sub("", title or "")
-    return " ".join(tokens(stripped))
+    return " ".join(_words(stripped))
 
 
 # ---- wire credits ----------------------------------------------------------------------------
@@ -168,7 +203,7 @@ class Signature:
 
 def signature(title: str, summary: str, content: str | None = None) -> Signature:
     """MinHash (256 permutations, 128 bands of 2 rows) over word bigrams of the folded text."""
-    sh = _shingles(_content_tokens(_join(title, summary, content)))
+    sh = _shingles(_content_tokens(title, summary, content))
     if not sh:
         return Signature(bands=[], hashvalues=[], shingles=0)
     perms, scheme = _permutations()
@@ -267,8 +302,8 @@ class _Facts:
     months: frozenset[int]
 
 
-def _facts(text: str) -> _Facts:
-    folded = fold(text)
+def _facts(*parts: str | None) -> _Facts:
+    folded = "\n".join(_folded(p) for p in parts if p)
     numbers: set[str] = set()
     years: set[str] = set()
     for m in _NUM.finditer(folded):
@@ -280,7 +315,7 @@ def _facts(text: str) -> _Facts:
             years.add(n)
         else:
             numbers.add(n)
-    toks = tokens(folded)
+    toks = _WORD.findall(folded)
     weekdays: set[int] = set()
     months: set[int] = set()
     for i, tok in enumerate(toks):
@@ -319,15 +354,19 @@ _SEGMENT = re.compile(r"\s[-–—|]\s|[:|–—«»\"“”‘]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
+def _is_latin(word: str) -> bool:
+    return word[:1].isalpha() and ord(word[0]) < 0x250  # Basic Latin to Latin Extended-B
+
+
 def _is_cap(word: str) -> bool:
-    return word[:1].isupper() and bool(_LATIN.match(fold(word[:1])))
+    return word[:1].isupper() and _is_latin(word)
 
 
 def _title_names(title: str, summary: str) -> set[str]:
     """Capitalised words of a Latin-script title: its leading people, places and bodies."""
     # Words capitalised inside a sentence of the summary are proper nouns for sure.
     confirmed = {
-        fold(w)
+        _folded(w)
         for sent in _SENTENCE.split(summary or "")
         for w in _CAP_WORD.findall(sent)[1:]
         if _is_cap(w)
@@ -337,16 +376,16 @@ def _title_names(title: str, summary: str) -> set[str]:
         words = _CAP_WORD.findall(seg)
         initial += words[:1]
         inner += words[1:]
-    latin = [w for w in initial + inner if _LATIN.match(fold(w[:1]))]
+    latin = [w for w in initial + inner if _is_latin(w)]
     caps = [w for w in inner if _is_cap(w)]
     title_case = len(latin) > 3 and len(caps) >= 0.6 * max(1, len(latin) - len(initial))
-    names = [w for w in caps if not title_case or fold(w) in confirmed]
+    names = [w for w in caps if not title_case or _folded(w) in confirmed]
     # A headline's first word is capitalised anyway: a name only if the summary says so.
-    names += [w for w in initial if _is_cap(w) and fold(w) in confirmed]
-    return {t for w in names for t in tokens(w) if _keep(t) and not t.isdigit()}
+    names += [w for w in initial if _is_cap(w) and _folded(w) in confirmed]
+    return {t for w in names for t in _words(w) if _keep(t) and not t.isdigit()}
 
 
-def _present(tok: str, other_tokens: set[str], skeletons: set[str]) -> bool:
+def _present(tok: str, other_tokens: AbstractSet[str], skeletons: set[str]) -> bool:
     if tok in other_tokens:
         return True
     if _LATIN.match(tok):
@@ -365,12 +404,12 @@ def _present(tok: str, other_tokens: set[str], skeletons: set[str]) -> bool:
     )
 
 
-def _missing_names(names: set[str], other_tokens: set[str]) -> set[str]:
+def _missing_names(names: AbstractSet[str], other_tokens: AbstractSet[str]) -> set[str]:
     skel = {_skeleton(t) for t in other_tokens if _LATIN.match(t)}
     return {n for n in names if not _present(n, other_tokens, skel)}
 
 
-def _template_slots(a: list[str], b: list[str]) -> tuple[set[str], set[str]] | None:
+def _template_slots(a: Sequence[str], b: Sequence[str]) -> tuple[set[str], set[str]] | None:
     """The differing words of two headlines built on one template, else None."""
     if not a or not b:
         return None
@@ -450,41 +489,49 @@ class Decision:
     note: str = ""  # for the log: what was matched or why a close candidate was refused
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Text:
-    """Features of one story's text, computed once per comparison round."""
+    """Features of one story's text (cached: stored stories come back as candidates often)."""
 
-    title_tokens: set[str]
-    title_seq: list[str]
-    tokens: set[str]
-    shingles: set[str]
-    all_tokens: set[str]
+    title_tokens: frozenset[str]
+    title_seq: tuple[str, ...]
+    tokens: frozenset[str]
+    shingles: frozenset[str]
+    all_tokens: frozenset[str]
     facts: _Facts
-    names: set[str]
+    names: frozenset[str]
     when: datetime | None
 
 
+@lru_cache(maxsize=4096)
 def _features(title: str, summary: str, content: str | None, when: datetime | None) -> _Text:
     title = title or ""
     summary = summary or ""
-    ct = _content_tokens(_join(title, summary, content))
+    ct = _content_tokens(title, summary, content)
+    title_seq = _content_tokens(title)
     return _Text(
-        title_tokens=set(_content_tokens(title)),
-        title_seq=_content_tokens(title),
-        tokens=set(ct),
-        shingles=_shingles(ct),
-        all_tokens=set(tokens(_join(title, summary, content))),
-        facts=_facts(_join(title, summary)),
-        names=_title_names(title, summary),
+        title_tokens=frozenset(title_seq),
+        title_seq=tuple(title_seq),
+        tokens=frozenset(ct),
+        shingles=frozenset(_shingles(ct)),
+        all_tokens=frozenset(t for p in (title, summary, content) for t in _words(p or "")),
+        facts=_facts(title, summary),
+        names=frozenset(_title_names(title, summary)),
         when=when,
     )
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _candidate_features(c: Candidate) -> _Text:
+    return _features(
+        headline(c.title or "", c.outlet or ""), c.summary or "", c.content, _utc(c.published)
+    )
+
+
+def _jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def _containment(a: set[str], b: set[str]) -> float:
+def _containment(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
@@ -552,7 +599,12 @@ def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 
     def mine() -> _Text:
         nonlocal me
         if me is None:
-            me = _features(story.title, story.summary, story.content, _utc(story.published))
+            me = _features(
+                headline(story.title, story.outlet),
+                story.summary,
+                story.content,
+                _utc(story.published),
+            )
         return me
 
     exact = lookup.exact(story.canonical_url, story.guid, key, story.outlet)
@@ -572,7 +624,7 @@ def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 
             and len(key.split()) >= MIN_TITLE_KEY_TOKENS
             and (_utc(c.first_seen) or since) >= since
         ):
-            other = _features(c.title, c.summary, c.content, _utc(c.published))
+            other = _candidate_features(c)
             if _conflict(mine(), other) is None:
                 matches.append((c, "title"))
     if matches:
@@ -581,13 +633,18 @@ def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 
 
     best: tuple[float, Candidate] | None = None
     refused: list[str] = []
-    for c in lookup.by_bands(bands, since) if bands else []:
+    found = lookup.by_bands(bands, since) if bands else []
+    for c in found:
         if c.id == story.id:
             return _seen(story, c)
-        first = _utc(c.first_seen)
-        if first is not None and first < since:
-            continue
-        other = _features(c.title, c.summary, c.content, _utc(c.published))
+    mine_bands = set(bands)
+    ranked = sorted(
+        (c for c in found if (_utc(c.first_seen) or since) >= since),
+        # Most shared bands (highest estimated Jaccard) first, whatever order the lookup used.
+        key=lambda c: (-len(mine_bands.intersection(c.lsh_bands or ())), _seen_key(c)),
+    )
+    for c in ranked[:MAX_VERIFY]:
+        other = _candidate_features(c)
         score = similarity(mine(), other)
         if score < MERGE_SCORE:
             continue
@@ -612,6 +669,12 @@ def _neg(c: Candidate) -> tuple[float, str]:
 def _seen(story: Story, c: Candidate) -> Decision:
     cluster = _cluster_of(c)
     return Decision(cluster, cluster == story.id, None, "seen", 1.0, note="already stored")
+
+
+def clear_caches() -> None:
+    """Forget cached folds and text features (benchmarks measure cold decisions with it)."""
+    _folded.cache_clear()
+    _features.cache_clear()
 
 
 def annotate(story: Story) -> Story:

@@ -209,6 +209,7 @@ def poll(settings: Settings, batch: Sequence[str] | None = None) -> dict[str, An
     per_feed: dict[str, dict[str, Any]] = {}
     candidates: list[Story] = []
     new_states: list[FeedState] = []
+    validators: dict[str, tuple[str | None, str | None]] = {}
     for f, res in zip(feeds, results, strict=True):
         st = states.get(f.id) or FeedState(feed_id=f.id, url=f.url)
         st.url, st.last_polled, st.last_status = f.url, now, res.status
@@ -236,7 +237,7 @@ def poll(settings: Settings, batch: Sequence[str] | None = None) -> dict[str, An
             st.last_error = error
             st.consecutive_failures += 1
         else:
-            st.etag, st.last_modified = res.etag or st.etag, res.last_modified or st.last_modified
+            validators[f.id] = (res.etag or st.etag, res.last_modified or st.last_modified)
             st.last_success, st.last_error, st.consecutive_failures = now, None, 0
         per_feed[f.id] = row
         new_states.append(st)
@@ -251,11 +252,19 @@ def poll(settings: Settings, batch: Sequence[str] | None = None) -> dict[str, An
     indexed = store.index_stories(new, now=now)
     created = set(indexed.created)
     store.refresh_clusters({s.cluster_id for s in new if s.id in created and not s.is_primary})
+    stored = created | set(indexed.skipped)
+    unstored_feeds = set()
     for s in new:
         if s.id in created:
             per_feed[s.feed_id]["new"] += 1
+        elif s.id not in stored:
+            unstored_feeds.add(s.feed_id)
     for st in new_states:
         st.stories_total += per_feed[st.feed_id]["new"]
+        # A feed whose stories failed to index keeps its old validators: the next poll then
+        # gets the whole feed again instead of a 304 that would lose those stories for good.
+        if st.feed_id in validators and st.feed_id not in unstored_feeds:
+            st.etag, st.last_modified = validators[st.feed_id]
     store.save_feed_states(new_states)
     return {
         "feeds": list(per_feed.values()),

@@ -739,3 +739,81 @@ def test_dev_set_precision_and_recall(seed: int | None) -> None:
     recall = tp / (tp + fn) if tp + fn else 1.0
     assert precision >= 0.98, (tp, fp, fn)
     assert recall >= 0.92, (tp, fp, fn)
+
+
+# ---- internals that the figures above rely on ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "İsrail’e yönelik",
+        'צה"ל אישר',
+        "الأناضول - ٢٨ قتيلا",
+        "Erdoğan's U.N. talk",
+        "ﬁne ＡＢＣ",
+        "",
+    ],
+)
+def test_cached_words_are_text_tokens(text: str) -> None:
+    from monitor.text import tokens
+
+    assert dedupe._words(text) == tokens(text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 40), min_size=1, max_size=6), st.booleans()),
+        max_size=60,
+    )
+)
+def test_band_index_matches_a_plain_dict(posts: list[tuple[list[int], bool]]) -> None:
+    index = dedupe._BandIndex(buffer_limit=7)  # tiny, so runs are flushed and merged often
+    plain: dict[int, list[int]] = {}
+    for slot, (keys, _) in enumerate(posts):
+        index.add(keys, slot)
+        for k in keys:
+            plain.setdefault(k, []).append(slot)
+    for probe in range(0, 42, 3):
+        want = sorted(plain.get(probe, []))
+        assert sorted(index.slots([probe])) == want
+    assert sorted(index.slots([1, 2])) == sorted(plain.get(1, []) + plain.get(2, []))
+
+
+def test_memory_lookup_after_many_stories_still_finds_copies_and_replaces() -> None:
+    lookup = MemoryLookup()
+    lookup._index = dedupe._BandIndex(buffer_limit=300)  # force flushes with few stories
+    base = datetime(2024, 3, 1, tzinfo=UTC)
+    fillers = []
+    for i in range(40):
+        s = _story(
+            f"Filler {i}",
+            (base + timedelta(minutes=i)).isoformat(),
+            f"Harbour authority report number {i} on cargo volumes",
+            f"Port statistics item {i} covering container traffic, ferry routes and berth {i}.",
+        )
+        fillers.append(s)
+    _label, a, b = COPIES[2]
+    original = _story(*a)
+    _run([*fillers[:20], original, *fillers[20:]], lookup)
+    lookup.add(original)  # re-adding leaves one live entry
+    assert len(lookup) == 41
+    d = assign_cluster(_story(*b), lookup)
+    assert (d.reason, d.cluster_id) == ("near", original.id)
+    assert lookup.get(original.id) == Candidate.from_story(original)
+
+
+def test_outlet_suffixes_and_desk_labels_do_not_split_copies() -> None:
+    assert dedupe.headline(
+        "UPDATE 2-Turkey recalls envoy - Northern Ledger", "Northern Ledger"
+    ) == ("Turkey recalls envoy")
+    assert dedupe.headline("Envoy recalled - sources", "Northern Ledger") == (
+        "Envoy recalled - sources"
+    )
+    _label, a, b = COPIES[0]
+    sa = _story(a[0], a[1], "UPDATE 1-" + a[2] + " - " + a[0], a[3])
+    sb = _story(b[0], b[1], b[2] + " | " + b[0], b[3])
+    lookup = MemoryLookup()
+    _run([sa], lookup)
+    assert assign_cluster(sb, lookup).cluster_id == sa.id
