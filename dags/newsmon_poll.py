@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import Asset, dag, get_current_context, task
+
+from monitor.airflow_bridge import DEFAULT_ARGS, failure_notifier
 
 # Updated by every poll batch that finishes; newsmon_alerts is scheduled on it. The alerts DAG
 # declares the same name and URI (Assets compare by value, so no import between DAG files).
 STORIES = Asset(name="newsmon_stories", uri="newsmon://stories")
-
-# Resolved when the callback fires, not at parse time, so the Variable is read from Airflow's
-# store only on failure; the environment value is the fallback (and the only source when the
-# DAG processor runs a callback with a minimal context that has no `var`).
-_OPS_FALLBACK = os.environ.get("NEWSMON_OPS_EMAIL", "").replace("'", "")
-OPS_EMAIL = (
-    f"{{{{ var.value.get('newsmon_ops_email', '{_OPS_FALLBACK}') if var is defined "
-    f"else '{_OPS_FALLBACK}' }}}}"
-)
-FAILURE_SUBJECT = "[newsmon] {{ dag.dag_id }} failed ({{ run_id }})"
-FAILURE_HTML = (
-    "<p>newsmon DAG <b>{{ dag.dag_id }}</b>, run <code>{{ run_id }}</code>, failed"
-    "{% if reason %}: {{ reason }}{% endif %}.</p>"
-    "{% if ti is defined %}<p>Last task: {{ ti.task_id }}, try {{ ti.try_number }}. "
-    '<a href="{{ ti.log_url }}">Log</a></p>{% endif %}'
-)
-
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "newsmon",
-    "retries": 3,
-    "retry_delay": timedelta(seconds=20),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=4),
-    "execution_timeout": timedelta(minutes=10),
-}
 
 
 @dag(
@@ -49,9 +24,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     # One run must finish before the next tick would start one; a stuck run is cut off.
     dagrun_timeout=timedelta(minutes=30),
     default_args=DEFAULT_ARGS,
-    on_failure_callback=SmtpNotifier(
-        to=OPS_EMAIL, subject=FAILURE_SUBJECT, html_content=FAILURE_HTML
-    ),
+    on_failure_callback=failure_notifier(),
     tags=["newsmon", "ingest"],
     doc_md="""
 ### newsmon_poll

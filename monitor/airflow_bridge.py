@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,46 @@ def settings_for_airflow(config_dir: str | Path | None = None) -> Settings:
         connection_dict(ES_CONN_ID), connection_dict(SMTP_CONN_ID), os.environ
     )
     return load_settings(config_dir, env=env)
+
+
+# ---- shared DAG defaults ---------------------------------------------------------------
+# Kept here rather than in a module under dags/: a plain DagBag does not put the DAG folder on
+# sys.path, so DAG files can only share code that is installed, like this package.
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "newsmon",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=4),
+    "execution_timeout": timedelta(minutes=10),
+}
+
+FAILURE_SUBJECT = "[newsmon] {{ dag.dag_id }} failed ({{ run_id }})"
+FAILURE_HTML = (
+    "<p>newsmon DAG <b>{{ dag.dag_id }}</b>, run <code>{{ run_id }}</code>, failed"
+    "{% if reason %}: {{ reason }}{% endif %}.</p>"
+    "{% if ti is defined %}<p>Last task: {{ ti.task_id }}, try {{ ti.try_number }}. "
+    '<a href="{{ ti.log_url }}">Log</a></p>{% endif %}'
+)
+
+
+def ops_email_template(env: Mapping[str, str] | None = None) -> str:
+    """Jinja for the ops address: the Variable ``newsmon_ops_email``, else NEWSMON_OPS_EMAIL.
+
+    Resolved when the callback fires, not at parse time, so the Variable is read from Airflow's
+    store only on failure; the environment value is the fallback (and the only source when the
+    DAG processor runs a callback with a minimal context that has no ``var``).
+    """
+    fallback = (os.environ if env is None else env).get("NEWSMON_OPS_EMAIL", "").replace("'", "")
+    return (
+        f"{{{{ var.value.get('newsmon_ops_email', '{fallback}') if var is defined "
+        f"else '{fallback}' }}}}"
+    )
+
+
+def failure_notifier() -> Any:
+    """The DAG-level failure e-mail (Airflow's SmtpNotifier on the ``smtp_default`` connection)."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    return SmtpNotifier(to=ops_email_template(), subject=FAILURE_SUBJECT, html_content=FAILURE_HTML)

@@ -112,7 +112,6 @@ _TITLE_LABEL = re.compile(
     re.IGNORECASE,
 )
 
-
 _TITLE_TAIL = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
 
 
@@ -132,7 +131,7 @@ def headline(title: str, outlet: str = "") -> str:
 
 
 def title_key(title: str) -> str:
-    """Normalised title for exact-duplicate detection within one outlet ('' when too generic)."""
+    """Normalised title (folded words, no desk label) for exact duplicates within an outlet."""
     stripped = _TITLE_LABEL.sub("", title or "")
     return " ".join(_words(stripped))
 
@@ -150,7 +149,7 @@ _WIRES: dict[str, tuple[str, ...]] = {
     "ANSA": ("ansa",),
     "UPI": ("upi",),
     "DHA": ("dha", "demirören haber ajansı"),
-    "IHA": ("iha", "ihlas haber ajansı", "i̇ha"),
+    "IHA": ("iha", "ihlas haber ajansı"),
     "WAFA": ("wafa", "وفا"),
 }
 _ALIAS_TO_WIRE = {alias: wire for wire, aliases in _WIRES.items() for alias in aliases}
@@ -168,7 +167,7 @@ def detect_wire(text: str) -> str | None:
     """The wire agency credited in the text ("Reuters", "AP", "AFP", "AA", ...), else None."""
     if not text:
         return None
-    # NFKC and Turkish İ handling, without stripping Arabic letters the aliases keep.
+    # Turkish capital İ lower-cases to "i̇" (two code points) and would miss "iha".
     m = _CREDIT.search(text.replace("İ", "I"))
     if not m:
         return None
@@ -638,12 +637,21 @@ def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 
         if c.id == story.id:
             return _seen(story, c)
     mine_bands = set(bands)
-    ranked = sorted(
-        (c for c in found if (_utc(c.first_seen) or since) >= since),
-        # Most shared bands (highest estimated Jaccard) first, whatever order the lookup used.
-        key=lambda c: (-len(mine_bands.intersection(c.lsh_bands or ())), _seen_key(c)),
-    )
-    for c in ranked[:MAX_VERIFY]:
+    my_title = {t for t in key.split() if _keep(t)}
+    ranked = []
+    for c in found:
+        if (_utc(c.first_seen) or since) < since:
+            continue
+        shared = len(mine_bands.intersection(c.lsh_bands or ()))
+        # One shared band is an estimated Jaccard under 0.1: a copy that weak would also need
+        # its headline to share words to reach MERGE_SCORE, so skip the full comparison when
+        # the headlines share none (this keeps cost flat as same-topic stories pile up).
+        if shared < 2 and not my_title.intersection((c.title_key or "").split()):
+            continue
+        ranked.append((-shared, _seen_key(c), c))
+    # Most shared bands (highest estimated Jaccard) first, whatever order the lookup used.
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    for _shared, _key, c in ranked[:MAX_VERIFY]:
         other = _candidate_features(c)
         score = similarity(mine(), other)
         if score < MERGE_SCORE:
@@ -703,28 +711,34 @@ def _band_key(band: str) -> int:
     return (int(head[1:], 16) << 48) | (int(digest, 16) & _KEY_MASK)
 
 
-def _band_str(key: int) -> str:
-    return f"b{key >> 48:02x}:{key & _KEY_MASK:012x}"
+_KEY_BITS = 56  # band index (8 bits) above a 48-bit digest
 
 
 class _BandIndex:
-    """Band key -> story slots, kept as sorted numpy runs merged like a binary counter.
+    """Band key -> story slots: one sorted numpy array plus a dict of recent postings.
 
     Hand-written because 100,000 stories carry 12.8 million band postings: as Python dicts and
-    sets that is gigabytes, as sorted uint64/int32 arrays about 150 MB, and a lookup stays a
-    binary search per run (O(log n) runs).
+    sets that is gigabytes, as sorted uint64/int32 arrays about 150 MB. Digests are uniform, so
+    the top bits of a key say where it sits in the array: a bucket table of offsets sends each
+    lookup to a handful of neighbouring entries, and lookups cost the same at 1,000 stories as at
+    100,000 (a binary search would pay a cache miss per level on a large array). The buffer is
+    merged into the array when it fills, so adding stays cheap on average.
     """
 
-    def __init__(self, buffer_limit: int = 1 << 15) -> None:
-        self._runs: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+    def __init__(self, buffer_limit: int = 1 << 19) -> None:
+        self._keys: np.ndarray[Any, Any] = np.empty(0, dtype=np.uint64)
+        self._vals: np.ndarray[Any, Any] = np.empty(0, dtype=np.int32)
+        self._offsets: np.ndarray[Any, Any] = np.zeros(2, dtype=np.int64)
+        self._shift = _KEY_BITS
+        self._width = 0
         self._buf: dict[int, list[int]] = {}
         self._buf_n = 0
         self._limit = buffer_limit
 
-    def add(self, keys: list[int], slot: int) -> None:
+    def add(self, keys: Iterable[int], slot: int) -> None:
         for k in keys:
             self._buf.setdefault(k, []).append(slot)
-        self._buf_n += len(keys)
+            self._buf_n += 1
         if self._buf_n >= self._limit:
             self._flush()
 
@@ -737,29 +751,33 @@ class _BandIndex:
         )
         self._buf.clear()
         self._buf_n = 0
+        ks = np.concatenate((self._keys, ks))
+        vs = np.concatenate((self._vals, vs))
         order = np.argsort(ks, kind="stable")
-        run = (ks[order], vs[order])
-        while self._runs and len(self._runs[-1][0]) <= len(run[0]):
-            old_k, old_v = self._runs.pop()
-            ks = np.concatenate((old_k, run[0]))
-            vs = np.concatenate((old_v, run[1]))
-            order = np.argsort(ks, kind="stable")
-            run = (ks[order], vs[order])
-        self._runs.append(run)
+        self._keys, self._vals = ks[order], vs[order]
+        # About eight postings per bucket.
+        bits = max(4, (len(self._keys) // 8).bit_length())
+        self._shift = _KEY_BITS - bits
+        bounds = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(self._shift)
+        self._offsets = np.searchsorted(self._keys, bounds).astype(np.int64)
+        self._offsets[-1] = len(self._keys)
+        self._width = int(np.diff(self._offsets).max())
 
     def slots(self, keys: list[int]) -> list[int]:
         """Slots posted under any of the keys, once per matching key."""
         out: list[int] = []
         for k in keys:
             out.extend(self._buf.get(k, ()))
-        if not self._runs or not keys:
+        if not self._width or not keys:
             return out
-        q = np.asarray(sorted(set(keys)), dtype=np.uint64)
-        for ks, vs in self._runs:
-            lo = np.searchsorted(ks, q, side="left")
-            hi = np.searchsorted(ks, q, side="right")
-            for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
-                out.extend(vs[a:b].tolist())
+        q = np.asarray(keys, dtype=np.uint64)
+        bucket = (q >> np.uint64(self._shift)).astype(np.int64)
+        lo, hi = self._offsets[bucket], self._offsets[bucket + 1]
+        pos = lo[:, None] + np.arange(self._width)[None, :]
+        inside = pos < hi[:, None]
+        pos = np.where(inside, pos, 0)
+        match = inside & (self._keys[pos] == q[:, None])
+        out.extend(self._vals[pos[match]].tolist())
         return out
 
 
@@ -768,10 +786,10 @@ class MemoryLookup:
 
     def __init__(self, max_candidates: int = MAX_CANDIDATES) -> None:
         self.max_candidates = max_candidates
-        # Rows hold candidates without their band strings (kept as integers in the index and in
-        # `_bands`), which is most of a story's size; they are rebuilt for returned candidates.
+        # Rows hold candidates without their list of band strings, which is most of a story's
+        # size as Python objects; `_bands` keeps them as one space-joined string instead.
         self._rows: list[Candidate | None] = []
-        self._bands: list[list[int] | None] = []
+        self._bands: list[str | None] = []
         self._slot: dict[str, int] = {}
         self._by_url: dict[str, set[str]] = {}
         self._by_guid: dict[str, set[str]] = {}
@@ -792,7 +810,7 @@ class MemoryLookup:
     def _candidate(self, slot: int) -> Candidate:
         row, keys = self._rows[slot], self._bands[slot]
         assert row is not None and keys is not None
-        return replace(row, lsh_bands=[_band_str(k) for k in keys])
+        return replace(row, lsh_bands=keys.split())
 
     def add(self, story: Story) -> None:
         """Store a story after its decision; adding the same id again replaces it."""
@@ -813,7 +831,7 @@ class MemoryLookup:
         slot = len(self._rows)
         keys = [_band_key(b) for b in c.lsh_bands]
         self._rows.append(replace(c, lsh_bands=[]))
-        self._bands.append(keys)
+        self._bands.append(" ".join(c.lsh_bands))
         self._slot[c.id] = slot
         if c.canonical_url:
             self._by_url.setdefault(c.canonical_url, set()).add(c.id)

@@ -1,0 +1,106 @@
+"""Per-story dedupe time against real Elasticsearch with 1,000 vs 100,000 stories indexed.
+
+    .venv/bin/python benchmarks/bench_dedupe_es.py [--sizes 1000,100000] [--probes 200]
+
+The same synthetic corpus and probe procedure as bench_dedupe.py (probes alternate between the
+two indices so machine noise hits both alike), but candidates come from the pipeline's own
+`StoreLookup`: exact-key and LSH-band `terms` queries over `{prefix}-stories`. Starts its own
+Elasticsearch node unless NEWSMON_BENCH_ES_URL points at one. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_dedupe
+from elasticsearch import Elasticsearch
+
+from localdev import elasticsearch as local_es
+from monitor.dedupe import Candidate
+from monitor.models import Story
+from monitor.pipeline import StoreLookup
+from monitor.store import Store
+
+
+class EsBackend:
+    """Buffers added stories, bulk-indexes them before the first lookup, then asks ES."""
+
+    def __init__(self, client: Elasticsearch) -> None:
+        self.store = Store(client, f"bench-{secrets.token_hex(3)}")
+        self.store.install()
+        self.lookup = StoreLookup(self.store)
+        self.pending: list[Story] = []
+        self.stored = 0
+
+    def add(self, story: Story) -> None:
+        self.pending.append(story)
+        if len(self.pending) >= 5000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            report = self.store.index_stories(self.pending)
+            if report.errors:
+                raise RuntimeError(f"indexing failed: {report.errors[0]}")
+            self.stored += len(report.created)
+            print(f"  indexed {self.stored} stories into {self.store.prefix}", file=sys.stderr)
+            self.pending = []
+            self.store.refresh()
+
+    def exact(
+        self, canonical_url: str, guid: str | None, title_key: str, outlet: str
+    ) -> list[Candidate]:
+        self.flush()
+        return self.lookup.exact(canonical_url, guid, title_key, outlet)
+
+    def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
+        self.flush()
+        return self.lookup.by_bands(bands, since)
+
+    def drop(self) -> None:
+        self.store.es.indices.delete(index=f"{self.store.prefix}-*")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,100000")
+    ap.add_argument("--probes", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    sizes = sorted(int(x) for x in args.sizes.split(","))
+
+    url = os.environ.get("NEWSMON_BENCH_ES_URL")
+    node = None
+    if not url:
+        node = local_es.start(name="bench")
+        url = node.url
+    client = Elasticsearch(url, request_timeout=120)
+    backends: list[EsBackend] = []
+
+    def factory() -> EsBackend:
+        backends.append(EsBackend(client))
+        return backends[-1]
+
+    bench_dedupe.BACKENDS["elasticsearch"] = factory  # type: ignore[assignment]
+    try:
+        result = bench_dedupe.run("elasticsearch", sizes, args.probes, args.seed)
+        result["elasticsearch"] = local_es.ES_VERSION
+        print(json.dumps(result, indent=2))
+    finally:
+        for b in backends:
+            b.drop()
+        if node is not None:
+            node.stop()
+
+
+if __name__ == "__main__":
+    main()
