@@ -17,14 +17,7 @@ from typing import Any
 
 from monitor import alerts as alerts_mod
 from monitor.config import Settings
-from monitor.dedupe import (
-    Candidate,
-    MemoryLookup,
-    assign_cluster,
-    detect_wire,
-    signature,
-    title_key,
-)
+from monitor.dedupe import Candidate, MemoryLookup, annotate, apply_decision, assign_cluster
 from monitor.fetch import FeedRequest, fetch_feeds
 from monitor.mail import Mailer, MailError, render
 from monitor.models import Delivery, FeedState, FetchResult, Story
@@ -88,6 +81,14 @@ def feed_batches(settings: Settings, batch_size: int = 10) -> list[list[str]]:
 class StoreLookup:
     """Dedupe candidates from Elasticsearch (exact keys, LSH band terms) plus this batch."""
 
+    # What a Candidate needs; summaries and evidence of 50 stories per lookup add up.
+    FIELDS = (
+        *(f.name for f in dataclasses.fields(Candidate) if f.name != "first_seen"),
+        "fetched_at",
+    )
+    # assign_cluster looks at no more than this many band candidates anyway.
+    BAND_CANDIDATES = 20
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.memory = MemoryLookup()
@@ -106,26 +107,30 @@ class StoreLookup:
                     }
                 }
             )
-        found = self.store.search_sources({"bool": {"should": should}}, size=20)
+        found = self.store.search_sources({"bool": {"should": should}}, size=20, fields=self.FIELDS)
         return _dedupe_candidates(
             [candidate_from_source(s) for s in found],
             self.memory.exact(canonical_url, guid, title_key, outlet),
         )
 
     def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
+        """Stories sharing the most LSH bands first (score = number of shared bands)."""
         if not bands:
             return []
+        query = {
+            "bool": {
+                "should": [
+                    {"constant_score": {"filter": {"term": {"lsh_bands": b}}}} for b in bands
+                ],
+                "minimum_should_match": 1,
+                "filter": [{"range": {"fetched_at": {"gte": since.isoformat()}}}],
+            }
+        }
         found = self.store.search_sources(
-            {
-                "bool": {
-                    "filter": [
-                        {"terms": {"lsh_bands": bands}},
-                        {"range": {"fetched_at": {"gte": since.isoformat()}}},
-                    ]
-                }
-            },
-            size=50,
-            sort=[{"fetched_at": "asc"}],
+            query,
+            size=self.BAND_CANDIDATES,
+            sort=[{"_score": "desc"}, {"fetched_at": "desc"}],
+            fields=self.FIELDS,
         )
         return _dedupe_candidates(
             [candidate_from_source(s) for s in found], self.memory.by_bands(bands, since)
@@ -161,12 +166,8 @@ def candidate_from_source(src: dict[str, Any]) -> Candidate:
 def enrich(stories: Sequence[Story], lookup: StoreLookup, tagger: Tagger, window_days: int) -> None:
     """Dedupe and tag new stories in arrival order (oldest published first)."""
     for s in stories:
-        s.title_key = title_key(s.title)
-        s.lsh_bands = signature(s.title, s.summary, s.content).bands
-        s.wire = detect_wire(" ".join(p for p in (s.title, s.summary, s.content or "") if p))
-        decision = assign_cluster(s, lookup, window_days=window_days)
-        s.cluster_id = decision.cluster_id
-        s.is_primary = decision.is_primary
+        annotate(s)
+        apply_decision(s, assign_cluster(s, lookup, window_days=window_days))
         lookup.memory.add(s)
         result = tagger.tag(s.title, s.summary, s.content, s.lang)
         s.topics = result.topics

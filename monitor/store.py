@@ -216,14 +216,20 @@ class Store:
         return [doc_to_story(h["_source"]) for h in res["hits"]["hits"]]
 
     def search_sources(
-        self, query: dict[str, Any], *, size: int = 100, sort: list[Any] | None = None
+        self,
+        query: dict[str, Any],
+        *,
+        size: int = 100,
+        sort: list[Any] | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Raw `_source`s of stories matching an Elasticsearch query (used by dedupe lookups)."""
+        """Raw `_source`s (optionally only `fields`) of stories matching a query."""
         res = self.es.search(
             index=self.stories_alias,
             query=query,
             size=size,
             sort=sort,
+            source_includes=list(fields) if fields else None,
             ignore_unavailable=True,
             allow_no_indices=True,
         )
