@@ -28,7 +28,8 @@ config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the co
 app.add_typer(config_app, name="config")
 
 out = Console()
-err = Console(stderr=True)
+# soft_wrap: a one-line error stays one line whatever the terminal width.
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

@@ -89,6 +89,7 @@ def test_copy_in_a_later_run_joins_cluster_and_does_not_realert(
     copy = next(d for d in tagged if not d["is_primary"])
     assert primary["feed_id"] == "wire-a" and copy["cluster_id"] == primary["id"]
     assert primary["cluster_size"] == 2
+    assert copy["wire"] == "Reuters"  # the copy credits the wire: "JERUSALEM (Reuters) -"
     assert primary["outlets"] == sorted(["Wire-A", "Outlet-B"])
 
     alerts = pipeline.send_alerts(s)
