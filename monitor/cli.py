@@ -60,6 +60,7 @@ def guarded(fn: Callable[[], T], s: Settings) -> T:
     from elastic_transport import ConnectionTimeout
     from elasticsearch import ApiError
 
+    from monitor.kibana import KibanaError
     from monitor.mail import MailError
     from monitor.tagging import TaxonomyError
 
@@ -73,7 +74,7 @@ def guarded(fn: Callable[[], T], s: Settings) -> T:
         )
     except ApiError as e:
         fail(f"Elasticsearch at {s.es.url} refused the request: {e.message} ({e.meta.status})", 1)
-    except MailError as e:
+    except (MailError, KibanaError) as e:
         fail(str(e), 1)
     except TaxonomyError as e:
         fail(str(e))

@@ -165,6 +165,7 @@ class Settings:
     fetch_concurrency: int = 8
     dedupe_window_days: int = 7
     retention_months: int = 24
+    kibana_url: str | None = None
 
     @property
     def topics_path(self) -> Path:
@@ -297,4 +298,5 @@ def load_settings(
         fetch_concurrency=_int(env, "NEWSMON_FETCH_CONCURRENCY", 8),
         dedupe_window_days=_int(env, "NEWSMON_DEDUPE_WINDOW_DAYS", 7),
         retention_months=_int(env, "NEWSMON_RETENTION_MONTHS", 24),
+        kibana_url=env.get("NEWSMON_KIBANA_URL") or None,
     )

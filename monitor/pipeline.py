@@ -50,8 +50,15 @@ def tagger_for(settings: Settings) -> Tagger:
 
 
 def init(settings: Settings) -> dict[str, Any]:
-    """Install index templates and create the first indices (idempotent)."""
-    return open_store(settings).install()
+    """Install index templates, create the first indices, load Kibana objects (idempotent)."""
+    report = open_store(settings).install()
+    if settings.kibana_url:
+        from monitor.kibana import import_saved_objects
+
+        report["kibana"] = import_saved_objects(
+            settings.kibana_url, settings.index_prefix, settings.es
+        )
+    return report
 
 
 # ---- polling ---------------------------------------------------------------------------
