@@ -8,7 +8,6 @@ fetch -> parse -> dedupe -> tag -> store -> alerts (match -> ledger -> render ->
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -22,10 +21,8 @@ from monitor.fetch import FeedRequest, fetch_feeds
 from monitor.mail import Mailer, MailError, render
 from monitor.models import Delivery, FeedState, FetchResult, Story
 from monitor.parse import parse_feed
-from monitor.store import Store, _parse_dt, connect, retention_cutoff
+from monitor.store import Store, connect, parse_dt, retention_cutoff
 from monitor.tagging import Tagger, load_taxonomy
-
-log = logging.getLogger("newsmon")
 
 ALERT_OVERLAP = timedelta(minutes=15)
 ALERT_FIRST_RUN = timedelta(hours=24)
@@ -158,9 +155,9 @@ def candidate_from_source(src: dict[str, Any]) -> Candidate:
     data: dict[str, Any] = {}
     for name in fields:
         if name == "first_seen":
-            data[name] = _parse_dt(src.get("fetched_at"))
+            data[name] = parse_dt(src.get("fetched_at"))
         elif name == "published":
-            data[name] = _parse_dt(src.get("published"))
+            data[name] = parse_dt(src.get("published"))
         else:
             data[name] = src.get(name)
     data["cluster_id"] = data.get("cluster_id") or src.get("id")
@@ -452,7 +449,7 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     stuck = [
         d["id"]
         for d in store.deliveries(status="pending")
-        if (created := _parse_dt(d.get("created_at"))) and now - created > timedelta(hours=1)
+        if (created := parse_dt(d.get("created_at"))) and now - created > timedelta(hours=1)
     ]
     return {"dropped_indices": dropped, "unhealthy_feeds": unhealthy, "stuck_deliveries": stuck}
 
@@ -513,5 +510,6 @@ def config_summary(settings: Settings) -> dict[str, Any]:
         "subscribers": len(settings.subscribers),
         "alert_rules": sum(len(s.alerts) for s in settings.subscribers),
         "taxonomy": str(settings.topics_path),
-        "tagger": type(tagger).__name__,
+        "topics": tagger.taxonomy.topic_ids,
+        "entities": len(tagger.taxonomy.entities),
     }

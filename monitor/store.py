@@ -48,7 +48,7 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat() if dt else None
 
 
-def _parse_dt(value: Any) -> datetime | None:
+def parse_dt(value: Any) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -73,7 +73,7 @@ def doc_to_story(src: dict[str, Any]) -> Story:
     known = Story.__dataclass_fields__
     data = {k: v for k, v in src.items() if k in known}
     for key in ("published", "fetched_at"):
-        data[key] = _parse_dt(data.get(key))
+        data[key] = parse_dt(data.get(key))
     if data.get("fetched_at") is None:
         data["fetched_at"] = datetime.now(UTC)
     return Story(**data)
@@ -391,7 +391,7 @@ class Store:
                 continue
             src = {k: v for k, v in d["_source"].items() if k in FeedState.__dataclass_fields__}
             for key in ("last_polled", "last_success"):
-                src[key] = _parse_dt(src.get(key))
+                src[key] = parse_dt(src.get(key))
             state = FeedState(**src)
             out[state.feed_id] = state
         return out
@@ -430,7 +430,7 @@ class Store:
             res = self.es.get(index=self.feeds_index, id=f"cursor:{name}")
         except NotFoundError:
             return None
-        return _parse_dt(res["_source"].get("value"))
+        return parse_dt(res["_source"].get("value"))
 
     def set_cursor(self, name: str, value: datetime) -> None:
         self.es.index(
