@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -55,6 +56,19 @@ class EsBackend:
             print(f"  indexed {self.stored} stories into {self.store.prefix}", file=sys.stderr)
             self.pending = []
             self.store.refresh()
+            self.settle()
+
+    def settle(self) -> None:
+        """Wait for background merges to finish: measure the index at rest, not mid-merge."""
+        while True:
+            stats = self.store.es.nodes.stats(metric="indices", index_metric="merge")
+            if all(n["indices"]["merges"]["current"] == 0 for n in stats["nodes"].values()):
+                return
+            time.sleep(0.5)
+
+    def segments(self) -> int:
+        rows = self.store.es.cat.segments(index=f"{self.store.stories_alias}-*", format="json")
+        return len(rows)
 
     def exact(
         self, canonical_url: str, guid: str | None, title_key: str, outlet: str
@@ -104,6 +118,9 @@ def main() -> None:
     try:
         result = bench_dedupe.run("elasticsearch", sizes, args.probes, args.seed)
         result["elasticsearch"] = local_es.ES_VERSION
+        # Lookups pay per Lucene segment (one term-dictionary probe per band and segment), so
+        # the segment counts explain most of the difference between the sizes.
+        result["segments"] = {str(b.stored): b.segments() for b in backends}
         print(json.dumps(result, indent=2))
     finally:
         for b in backends:

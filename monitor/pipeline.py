@@ -133,8 +133,8 @@ class StoreLookup:
         found = self.store.search_sources(
             query,
             size=self.BAND_CANDIDATES,
-            sort=[{"_score": "desc"}, {"fetched_at": "desc"}],
             fields=self.FIELDS,
+            count_hits=False,
         )
         return _dedupe_candidates(
             [candidate_from_source(s) for s in found], self.memory.by_bands(bands, since)
@@ -432,6 +432,7 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     store = open_store(settings)
     now = now or datetime.now(UTC)
     dropped = store.drop_months_before(retention_cutoff(now, settings.retention_months))
+    compacted = store.compact_finished_months(now)
     states = {s.feed_id: s for s in store.all_feed_states()}
     unhealthy = []
     for f in settings.feeds:
@@ -451,7 +452,12 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
         for d in store.deliveries(status="pending")
         if (created := parse_dt(d.get("created_at"))) and now - created > timedelta(hours=1)
     ]
-    return {"dropped_indices": dropped, "unhealthy_feeds": unhealthy, "stuck_deliveries": stuck}
+    return {
+        "dropped_indices": dropped,
+        "compacted_indices": compacted,
+        "unhealthy_feeds": unhealthy,
+        "stuck_deliveries": stuck,
+    }
 
 
 def run_once(settings: Settings) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
@@ -222,13 +222,19 @@ class Store:
         size: int = 100,
         sort: list[Any] | None = None,
         fields: Sequence[str] | None = None,
+        count_hits: bool = True,
     ) -> list[dict[str, Any]]:
-        """Raw `_source`s (optionally only `fields`) of stories matching a query."""
+        """Raw `_source`s (optionally only `fields`) of stories matching a query.
+
+        ``count_hits=False`` lets Lucene skip documents that cannot reach the top ``size``
+        (it need not count every match), which keeps scored lookups flat as the index grows.
+        """
         res = self.es.search(
             index=self.stories_alias,
             query=query,
             size=size,
             sort=sort,
+            track_total_hits=count_hits,
             source_includes=list(fields) if fields else None,
             ignore_unavailable=True,
             allow_no_indices=True,
@@ -505,6 +511,27 @@ class Store:
         return doc
 
     # ---- retention ----------------------------------------------------------------------
+
+    def compact_finished_months(self, now: datetime) -> list[str]:
+        """Force-merge story indices of past months (no longer written) down to one segment.
+
+        Every lookup pays per segment, so this keeps dedupe, alert and Kibana searches over old
+        months as cheap as over a small index. Runs as a background task in Elasticsearch.
+        """
+        current = self.stories_index_for(now)
+        resp = self.es.cat.segments(index=f"{self.stories_alias}-*", format="json")
+        rows = cast(list[dict[str, Any]], resp.body)
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["index"]] = counts.get(row["index"], 0) + 1
+        merged = []
+        for name in sorted(counts):
+            if name < current and counts[name] > 1:
+                self.es.indices.forcemerge(
+                    index=name, max_num_segments=1, wait_for_completion=False
+                )
+                merged.append(name)
+        return merged
 
     def drop_months_before(self, cutoff: datetime) -> list[str]:
         """Delete whole monthly story indices older than the cutoff month."""

@@ -146,6 +146,25 @@ def test_retention_drops_whole_old_months(store: Store, es_client: Elasticsearch
     assert store.count() == 1
 
 
+def test_finished_months_are_compacted_to_one_segment(
+    store: Store, es_client: Elasticsearch
+) -> None:
+    now = datetime.now(UTC)
+    last_year = datetime(now.year - 1, 6, 1, tzinfo=UTC)
+    for n in range(3):  # three refreshes: three segments in the old month's index
+        store.index_stories([story(10 + n, last_year)])
+        store.refresh()
+    store.index_stories([story(20, now)])
+    store.refresh()
+    old_index = store.stories_index_for(last_year)
+    assert store.compact_finished_months(now) == [old_index]  # the current month is left alone
+    es_client.indices.forcemerge(index=old_index, max_num_segments=1)  # wait for the merge
+    es_client.indices.refresh(index=old_index)
+    segments = es_client.cat.segments(index=old_index, format="json")
+    assert len(segments) == 1
+    assert store.compact_finished_months(now) == []
+
+
 def test_retention_cutoff_months() -> None:
     assert retention_cutoff(datetime(2026, 2, 10, tzinfo=UTC), 3) == datetime(
         2025, 11, 1, tzinfo=UTC
