@@ -128,13 +128,10 @@ def check_url_allowed(
     `allow_private` lifts the address check (tests, demos, intranets); `allowed_hosts` lifts it
     for those host names only. Host names are resolved here, so this call may block on DNS.
     """
-    host, port, display = _target(url)
-    if allow_private or _is_exempt(host, display, allowed_hosts):
+    target = _needs_lookup(url, allow_private=allow_private, allowed_hosts=allowed_hosts)
+    if target is None:
         return
-    literal = _literal_ip(host)
-    if literal is not None:
-        _refuse_if_private(display, [str(literal)])
-        return
+    host, port, display = target
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
@@ -142,17 +139,28 @@ def check_url_allowed(
     _refuse_if_private(display, [str(info[4][0]) for info in infos])
 
 
+def _needs_lookup(
+    url: str, *, allow_private: bool, allowed_hosts: Collection[str]
+) -> tuple[str, int, str] | None:
+    """Checks that need no DNS; returns (host, port, display) when the name must be resolved."""
+    host, port, display = _target(url)
+    if allow_private or _is_exempt(host, display, allowed_hosts):
+        return None
+    literal = _literal_ip(host)
+    if literal is not None:
+        _refuse_if_private(display, [str(literal)])
+        return None
+    return host, port, display
+
+
 async def _check_url_async(
     url: str, *, allow_private: bool, allowed_hosts: Collection[str], executor: Executor
 ) -> None:
     """`check_url_allowed` without blocking the event loop on DNS."""
-    host, port, display = _target(url)
-    if allow_private or _is_exempt(host, display, allowed_hosts):
+    target = _needs_lookup(url, allow_private=allow_private, allowed_hosts=allowed_hosts)
+    if target is None:
         return
-    literal = _literal_ip(host)
-    if literal is not None:
-        _refuse_if_private(display, [str(literal)])
-        return
+    host, port, display = target
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.run_in_executor(
