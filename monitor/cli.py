@@ -99,7 +99,7 @@ def _kv_table(title: str, report: dict[str, Any]) -> None:
 
 def _render_poll(r: dict[str, Any]) -> None:
     t = Table(title="Feeds")
-    for col in ("feed", "status", "items", "new", "error"):
+    for col in ("feed", "status", "items", "new", "warnings", "error"):
         t.add_column(col, overflow="fold")
     for row in r["feeds"]:
         style = "red" if row["status"] == "error" else None
@@ -108,6 +108,7 @@ def _render_poll(r: dict[str, Any]) -> None:
             row["status"],
             str(row["items"]),
             str(row["new"]),
+            str(row["warnings"]),
             row["error"] or "",
             style=style,
         )

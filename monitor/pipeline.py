@@ -218,7 +218,14 @@ def poll(settings: Settings, batch: Sequence[str] | None = None) -> dict[str, An
     for f, res in zip(feeds, results, strict=True):
         st = states.get(f.id) or FeedState(feed_id=f.id, url=f.url)
         st.url, st.last_polled, st.last_status = f.url, now, res.status
-        row: dict[str, Any] = {"feed": f.id, "status": "ok", "items": 0, "new": 0, "error": None}
+        row: dict[str, Any] = {
+            "feed": f.id,
+            "status": "ok",
+            "items": 0,
+            "new": 0,
+            "warnings": 0,
+            "error": None,
+        }
         error = _feed_error(res)
         if error is None and res.not_modified:
             row["status"] = "not modified"
@@ -236,6 +243,9 @@ def poll(settings: Settings, batch: Sequence[str] | None = None) -> dict[str, An
                 error = parsed.error
             else:
                 row["items"] = len(parsed.stories)
+                # Skipped entries and recoverable XML errors: counted, so a feed that silently
+                # loses items shows up in the report rather than nowhere.
+                row["warnings"] = len(parsed.warnings)
                 candidates.extend(parsed.stories)
         if error:
             row["status"], row["error"] = "error", error
