@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, ConflictError, Elasticsearch, NotFoundError, helpers
 
 from monitor.config import ElasticsearchSettings
 from monitor.models import Delivery, FeedState, Story
@@ -130,8 +130,8 @@ class Store:
                 try:
                     self.es.indices.create(index=index)
                     created.append(index)
-                except Exception as e:  # another worker created it first
-                    if "resource_already_exists" not in str(e):
+                except BadRequestError as e:  # another worker created it first
+                    if e.error != "resource_already_exists_exception":
                         raise
         return {"templates": sorted(names), "created_indices": created}
 
