@@ -9,7 +9,7 @@ RUN_DIR := var
 ES_PORT ?= 9200
 SMTP_PORT ?= 1025
 
-.PHONY: setup test lint typecheck es-fetch up down demo bench clean
+.PHONY: setup test lint typecheck es-fetch up down bench bench-es clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ test: setup lint typecheck es-fetch
 bench: setup
 	$(BIN)/python benchmarks/bench_tagging.py
 	$(BIN)/python benchmarks/bench_dedupe.py
+
+# Starts its own Elasticsearch and indexes 100,000 synthetic stories: about 10 minutes.
+bench-es: setup es-fetch
+	$(BIN)/python benchmarks/bench_dedupe_es.py
 
 # Local stack: Elasticsearch on 127.0.0.1:$(ES_PORT), a mail catcher writing every delivered
 # message to var/mail/*.eml, and newsmon polling config/feeds.yaml every 5 minutes.
