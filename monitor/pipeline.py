@@ -151,20 +151,20 @@ def _dedupe_candidates(*lists: list[Candidate]) -> list[Candidate]:
 
 def candidate_from_source(src: dict[str, Any]) -> Candidate:
     """A dedupe Candidate from a stored story document."""
-    fields = {f.name for f in dataclasses.fields(Candidate)}
-    data: dict[str, Any] = {}
-    for name in fields:
-        if name == "first_seen":
-            data[name] = parse_dt(src.get("fetched_at"))
-        elif name == "published":
-            data[name] = parse_dt(src.get("published"))
-        else:
-            data[name] = src.get(name)
-    data["cluster_id"] = data.get("cluster_id") or src.get("id")
-    for listy in ("lsh_bands",):
-        if listy in fields and data.get(listy) is None:
-            data[listy] = []
-    return Candidate(**data)
+    return Candidate(
+        id=src["id"],
+        cluster_id=src.get("cluster_id") or src["id"],
+        outlet=src.get("outlet", ""),
+        canonical_url=src.get("canonical_url", ""),
+        guid=src.get("guid"),
+        title=src.get("title", ""),
+        summary=src.get("summary", ""),
+        content=src.get("content"),
+        title_key=src.get("title_key", ""),
+        lsh_bands=list(src.get("lsh_bands") or []),
+        published=parse_dt(src.get("published")),
+        first_seen=parse_dt(src.get("fetched_at")),
+    )
 
 
 def enrich(stories: Sequence[Story], lookup: StoreLookup, tagger: Tagger, window_days: int) -> None:
