@@ -15,6 +15,9 @@ COPY --chown=airflow:0 monitor /opt/newsmon/src/monitor
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "/opt/newsmon/src[airflow]"
 
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
+# config/ brings feeds.yaml and topics.yaml. The index templates and Kibana objects are package
+# data of the wheel installed above (monitor/resources/); .dockerignore keeps config/'s symlinks
+# to them out of the image, where they would dangle.
 COPY --chown=airflow:0 config/ /opt/newsmon/config/
 
 # Service addresses and secrets come from Airflow Connections (AIRFLOW_CONN_*) or NEWSMON_*
@@ -22,9 +25,12 @@ COPY --chown=airflow:0 config/ /opt/newsmon/config/
 ENV NEWSMON_CONFIG_DIR=/opt/newsmon/config \
     AIRFLOW__CORE__LOAD_EXAMPLES=False
 
-# The DAG files must parse in this image: fail the build, not the scheduler, if they do not.
+# The DAG files must parse in this image, and the installed package must find its own files
+# (index templates, Kibana objects): fail the build, not the scheduler or `newsmon init`.
 RUN python -c "from airflow.dag_processing.dagbag import DagBag; \
 b = DagBag(dag_folder='/opt/airflow/dags'); \
 assert not b.import_errors, b.import_errors; \
 assert len(b.dags) == 4, sorted(b.dags); print('DAGs:', ', '.join(sorted(b.dags)))" \
+ && python -c "import monitor.resources as r; \
+[r.index_template(k) for k in r.INDEX_TEMPLATE_KINDS]; r.kibana_saved_objects()" \
  && newsmon --help >/dev/null

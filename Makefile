@@ -1,5 +1,6 @@
-# newsmon — the two commands that matter:
+# newsmon — the commands that matter:
 #   make test   set everything up (venv, Elasticsearch download) and run lint, types and all tests
+#   make unit   the fast loop: lint, types and the pure tests (tests/unit) only; no service needed
 #   make up     start a local Elasticsearch and mail catcher, then poll the shipped feeds on a loop
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,7 +10,7 @@ RUN_DIR := var
 ES_PORT ?= 9200
 SMTP_PORT ?= 1025
 
-.PHONY: setup test lint typecheck es-fetch up down bench bench-es clean
+.PHONY: setup test unit lint typecheck es-fetch up down bench bench-es clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +33,10 @@ es-fetch: setup
 
 test: setup lint typecheck es-fetch
 	$(BIN)/pytest
+
+# No Elasticsearch download and no services: about half a minute.
+unit: setup lint typecheck
+	$(BIN)/pytest tests/unit
 
 bench: setup
 	$(BIN)/python benchmarks/bench_tagging.py

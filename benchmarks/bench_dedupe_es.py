@@ -4,8 +4,8 @@
 
 The same synthetic corpus and probe procedure as bench_dedupe.py (probes alternate between the
 two indices so machine noise hits both alike), but candidates come from the pipeline's own
-`StoreLookup`: exact-key and LSH-band `terms` queries over `{prefix}-stories`. Starts its own
-Elasticsearch node unless NEWSMON_BENCH_ES_URL points at one. Prints JSON.
+`monitor.store.StoreLookup`: exact-key and LSH-band `terms` queries over `{prefix}-stories`.
+Starts its own Elasticsearch node unless NEWSMON_BENCH_ES_URL points at one. Prints JSON.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import bench_dedupe
 from elasticsearch import Elasticsearch
 
 from localdev import elasticsearch as local_es
+from monitor.clock import utcnow
 from monitor.dedupe import Candidate
 from monitor.models import Story
-from monitor.pipeline import StoreLookup
 from monitor.store import Store
 
 
@@ -37,8 +37,8 @@ class EsBackend:
 
     def __init__(self, client: Elasticsearch) -> None:
         self.store = Store(client, f"bench-{secrets.token_hex(3)}")
-        self.store.install()
-        self.lookup = StoreLookup(self.store)
+        self.store.lifecycle.install(utcnow())
+        self.lookup = self.store.lookup()
         self.pending: list[Story] = []
         self.stored = 0
 
@@ -49,11 +49,13 @@ class EsBackend:
 
     def flush(self) -> None:
         if self.pending:
-            report = self.store.index_stories(self.pending)
+            report = self.store.stories.index(self.pending, now=utcnow())
             if report.errors:
                 raise RuntimeError(f"indexing failed: {report.errors[0]}")
             self.stored += len(report.created)
-            print(f"  indexed {self.stored} stories into {self.store.prefix}", file=sys.stderr)
+            print(
+                f"  indexed {self.stored} stories into {self.store.names.prefix}", file=sys.stderr
+            )
             self.pending = []
             self.store.refresh()
             self.settle()
@@ -67,7 +69,7 @@ class EsBackend:
             time.sleep(0.5)
 
     def segments(self) -> int:
-        rows = self.store.es.cat.segments(index=f"{self.store.stories_alias}-*", format="json")
+        rows = self.store.es.cat.segments(index=self.store.names.stories_pattern, format="json")
         return len(rows)
 
     def exact(
@@ -81,7 +83,7 @@ class EsBackend:
         return self.lookup.by_bands(bands, since)
 
     def drop(self) -> None:
-        self.store.es.indices.delete(index=f"{self.store.prefix}-*")
+        self.store.es.indices.delete(index=f"{self.store.names.prefix}-*")
 
 
 def main() -> None:
@@ -104,7 +106,7 @@ def main() -> None:
         backends.append(EsBackend(client))
         return backends[-1]
 
-    bench_dedupe.BACKENDS["elasticsearch"] = factory  # type: ignore[assignment]
+    bench_dedupe.BACKENDS["elasticsearch"] = factory
     # run() clears caches right before each timed decision: index whatever is still buffered
     # there, so bulk indexing never lands inside a timing.
     clear = bench_dedupe.clear_caches

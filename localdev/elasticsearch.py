@@ -502,6 +502,68 @@ def _settings(port: int, data_dir: Path, logs_dir: Path, cluster: str, home: Pat
     return args
 
 
+def _claim_node_dir(base: Path, nodes_root: Path, name: str, node_dir: Path | None) -> Path:
+    """Reap orphaned test nodes, then create the node directory (``None``: a fresh throwaway one,
+    which records its owning process)."""
+    ephemeral = node_dir is None
+    with _locked(base / ".nodes.lock"):
+        _reap_orphans(nodes_root)
+        if node_dir is None:
+            node_dir = nodes_root / f"{name}-{secrets.token_hex(4)}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        if ephemeral:
+            me = os.getpid()
+            (node_dir / "owner").write_text(f"{me} {_proc_start_time(me)}\n")
+    return node_dir
+
+
+def _node_layout(
+    home: Path, node_dir: Path, data_dir: Path | None
+) -> tuple[Path, Path, Path, Path]:
+    """Create the node's config, logs, tmp and data directories and return them in that order."""
+    config_dir = node_dir / "config"
+    if not (config_dir / "elasticsearch.yml").is_file():
+        shutil.rmtree(config_dir, ignore_errors=True)
+        # Each node gets its own config: start-up writes a keystore there, and nodes share home.
+        shutil.copytree(home / "config", config_dir)
+    logs_dir = node_dir / "logs"
+    tmp_dir = node_dir / "tmp"
+    for d in (logs_dir, tmp_dir):
+        d.mkdir(exist_ok=True)
+    data = (data_dir or node_dir / "data").resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    return config_dir, logs_dir, tmp_dir, data
+
+
+def _hand_over(
+    user: pwd.struct_passwd, node_dir: Path, data: Path, *, base: Path, home: Path, java_home: Path
+) -> None:
+    """Give the service user the node and data directories; check it can reach what it runs."""
+    node_dir.chmod(0o755)
+    _chown_tree(node_dir, user)
+    _chown_tree(data, user)
+    if not _user_can_use(user, data, write=True):
+        raise ElasticsearchStartError(
+            f"data directory {data} is not reachable by user {ES_USER} (a parent directory is "
+            f"private); choose a data directory under {base} or another world-readable place"
+        )
+    for needed in (home / "bin" / "elasticsearch", java_home / "bin" / "java"):
+        if not _user_can_use(user, needed, write=False):
+            raise ElasticsearchStartError(
+                f"{needed} is not reachable by user {ES_USER}; set NEWSMON_ES_WORKDIR to a "
+                f"world-traversable directory"
+            )
+
+
+def _http_port(port: int | None) -> int:
+    """The port to listen on: a free one for ``None``, else ``port`` if nothing listens there."""
+    if port is None:
+        return free_port()
+    if _port_in_use(port):
+        raise ElasticsearchStartError(f"port {port} on 127.0.0.1 is already in use")
+    return port
+
+
 def start(
     *,
     port: int | None = None,
@@ -528,49 +590,15 @@ def start(
     nodes_root.mkdir(parents=True, exist_ok=True)
 
     ephemeral = node_dir is None
-    with _locked(base / ".nodes.lock"):
-        _reap_orphans(nodes_root)
-        if node_dir is None:
-            node_dir = nodes_root / f"{name}-{secrets.token_hex(4)}"
-        node_dir.mkdir(parents=True, exist_ok=True)
-        if ephemeral:
-            me = os.getpid()
-            (node_dir / "owner").write_text(f"{me} {_proc_start_time(me)}\n")
-
-    config_dir = node_dir / "config"
-    if not (config_dir / "elasticsearch.yml").is_file():
-        shutil.rmtree(config_dir, ignore_errors=True)
-        # Each node gets its own config: start-up writes a keystore there, and nodes share home.
-        shutil.copytree(home / "config", config_dir)
-    logs_dir = node_dir / "logs"
-    tmp_dir = node_dir / "tmp"
-    for d in (logs_dir, tmp_dir):
-        d.mkdir(exist_ok=True)
-    data = (data_dir or node_dir / "data").resolve()
-    data.mkdir(parents=True, exist_ok=True)
+    node_dir = _claim_node_dir(base, nodes_root, name, node_dir)
+    config_dir, logs_dir, tmp_dir, data = _node_layout(home, node_dir, data_dir)
     pidfile = node_dir / "es.pid"
     pidfile.unlink(missing_ok=True)
 
     if user is not None:
-        node_dir.chmod(0o755)
-        _chown_tree(node_dir, user)
-        _chown_tree(data, user)
-        if not _user_can_use(user, data, write=True):
-            raise ElasticsearchStartError(
-                f"data directory {data} is not reachable by user {ES_USER} (a parent directory is "
-                f"private); choose a data directory under {base} or another world-readable place"
-            )
-        for needed in (home / "bin" / "elasticsearch", java_home / "bin" / "java"):
-            if not _user_can_use(user, needed, write=False):
-                raise ElasticsearchStartError(
-                    f"{needed} is not reachable by user {ES_USER}; set NEWSMON_ES_WORKDIR to a "
-                    f"world-traversable directory"
-                )
+        _hand_over(user, node_dir, data, base=base, home=home, java_home=java_home)
 
-    if port is None:
-        port = free_port()
-    elif _port_in_use(port):
-        raise ElasticsearchStartError(f"port {port} on 127.0.0.1 is already in use")
+    port = _http_port(port)
     url = f"http://127.0.0.1:{port}"
     cluster = f"newsmon-{node_dir.name}"
     log_file = logs_dir / f"{cluster}.log"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.config import AlertRule, Subscriber
+from monitor.models import Story
 
 
 @dataclass
@@ -58,31 +58,31 @@ def digest_delivery_id(email: str, rule: str, period: str) -> str:
     return "d-" + _digest(email.lower(), rule, period)
 
 
-def hits_by_cluster(sources: Sequence[dict[str, Any]]) -> list[StoryHit]:
+def hits_by_cluster(stories: Sequence[Story]) -> list[StoryHit]:
     """One hit per cluster, preferring the cluster's primary story, in first-seen order."""
-    chosen: dict[str, dict[str, Any]] = {}
+    chosen: dict[str, Story] = {}
     outlets: dict[str, list[str]] = {}
-    for src in sources:
-        cid = str(src.get("cluster_id") or src["id"])
+    for s in stories:
+        cid = s.cluster_id or s.id
         outlets.setdefault(cid, [])
-        if src.get("outlet") and src["outlet"] not in outlets[cid]:
-            outlets[cid].append(src["outlet"])
-        if cid not in chosen or (src.get("is_primary") and not chosen[cid].get("is_primary")):
-            chosen[cid] = src
+        if s.outlet and s.outlet not in outlets[cid]:
+            outlets[cid].append(s.outlet)
+        if cid not in chosen or (s.is_primary and not chosen[cid].is_primary):
+            chosen[cid] = s
     hits = []
-    for cid, src in chosen.items():
-        others = sorted({*outlets[cid], *src.get("outlets", [])} - {src.get("outlet")})
+    for cid, s in chosen.items():
+        others = sorted({*outlets[cid], *s.outlets} - {s.outlet})
         hits.append(
             StoryHit(
-                id=src["id"],
+                id=s.id,
                 cluster_id=cid,
-                title=src.get("title", ""),
-                summary=src.get("summary", ""),
-                url=src.get("url", ""),
-                outlet=src.get("outlet", ""),
-                published=src.get("published"),
-                topics=list(src.get("topics", [])),
-                people=list(src.get("people", [])),
+                title=s.title,
+                summary=s.summary,
+                url=s.url,
+                outlet=s.outlet,
+                published=s.published.isoformat() if s.published else None,
+                topics=list(s.topics),
+                people=list(s.people),
                 also_reported_by=others,
             )
         )
@@ -98,7 +98,7 @@ def digest_rules(subscribers: Sequence[Subscriber]) -> list[tuple[Subscriber, Al
 
 
 def plan_instant(
-    pairs: Sequence[tuple[Subscriber, AlertRule]], results: Sequence[Sequence[dict[str, Any]]]
+    pairs: Sequence[tuple[Subscriber, AlertRule]], results: Sequence[Sequence[Story]]
 ) -> list[PlannedMail]:
     """One mail per (subscriber, rule, cluster) found by that rule's search."""
     mails = []
@@ -120,30 +120,44 @@ def digest_slot(spec: str, tz_name: str, now: datetime) -> tuple[str, datetime, 
     """The latest digest slot at or before `now`: (period key, window start, window end), UTC.
 
     'daily HH:MM' and 'weekdays HH:MM' are in the subscriber's time zone; the window runs from
-    the previous slot to this one, so consecutive digests neither overlap nor leave gaps.
+    the previous slot to this one, so consecutive digests neither overlap nor leave gaps, also
+    across daylight-saving changes (a 23- or 25-hour day is one window).
     """
     tz = ZoneInfo(tz_name)
     local = now.astimezone(tz)
     kind, _, hhmm = spec.partition(" ")
     if kind == "hourly":
-        end_local = local.replace(minute=0, second=0, microsecond=0)
-        start_local = end_local - timedelta(hours=1)
-        key = end_local.strftime("%Y-%m-%dT%H")
-    else:
-        h, m = (int(x) for x in hhmm.split(":"))
-        at = time(h, m)
-        day = local.date() if local.time() >= at else local.date() - timedelta(days=1)
-        if kind == "weekdays":
-            while day.weekday() >= 5:
-                day -= timedelta(days=1)
-        end_local = datetime.combine(day, at, tzinfo=tz)
-        prev = day - timedelta(days=1)
-        if kind == "weekdays":
-            while prev.weekday() >= 5:
-                prev -= timedelta(days=1)
-        start_local = datetime.combine(prev, at, tzinfo=tz)
-        key = day.isoformat()
-    return key, start_local.astimezone(UTC), end_local.astimezone(UTC)
+        # Hours are counted in UTC, not on the local wall clock: the repeated hour of an autumn
+        # DST change is two slots, not one slot twice. Floor to the local hour so zones with
+        # a half-hour offset get their digests on their own hour.
+        end = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        start = end - timedelta(hours=1)
+        # The offset keeps the keys of the repeated local hour apart.
+        key = end.astimezone(tz).isoformat(timespec="minutes")
+        return key, start, end
+    h, m = (int(x) for x in hhmm.split(":"))
+    at = time(h, m)
+    weekdays_only = kind == "weekdays"
+
+    def slot_on(day: date) -> datetime:
+        # A time skipped by a spring-forward change resolves to the instant it would have been
+        # on the old offset (zoneinfo's fold=0), i.e. just after the change: never lost.
+        return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+    def previous(day: date) -> date:
+        day -= timedelta(days=1)
+        while weekdays_only and day.weekday() >= 5:
+            day -= timedelta(days=1)
+        return day
+
+    day = local.date()
+    while weekdays_only and day.weekday() >= 5:
+        day = previous(day)
+    # Compare instants, not wall-clock times: on a spring-forward day a slot inside the skipped
+    # hour lies after a wall-clock time that reads later than it.
+    while slot_on(day) > now:
+        day = previous(day)
+    return day.isoformat(), slot_on(previous(day)), slot_on(day)
 
 
 def window_start(

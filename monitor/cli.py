@@ -55,26 +55,15 @@ def settings(config_dir: Path | None) -> Settings:
 
 
 def guarded(fn: Callable[[], T], s: Settings) -> T:
-    """Run a unit of work, turning service outages into one-line errors."""
-    from elastic_transport import ConnectionError as EsConnectionError
-    from elastic_transport import ConnectionTimeout
-    from elasticsearch import ApiError
-
+    """Run a unit of work, turning service outages into one-line errors (exit 1)."""
     from monitor.kibana import KibanaError
     from monitor.mail import MailError
+    from monitor.store import StoreError
     from monitor.tagging import TaxonomyError
 
     try:
         return fn()
-    except (EsConnectionError, ConnectionTimeout) as e:
-        fail(
-            f"cannot reach Elasticsearch at {s.es.url}: {type(e).__name__} "
-            "(start it or set NEWSMON_ES_URL)",
-            1,
-        )
-    except ApiError as e:
-        fail(f"Elasticsearch at {s.es.url} refused the request: {e.message} ({e.meta.status})", 1)
-    except (MailError, KibanaError) as e:
+    except (StoreError, MailError, KibanaError) as e:
         fail(str(e), 1)
     except TaxonomyError as e:
         fail(str(e))
@@ -259,10 +248,11 @@ def tag(
 @app.command()
 def dedupe() -> None:
     """Cluster JSON Lines stories from stdin in arrival order; writes {"id", "cluster_id"} each."""
+    from monitor.clock import utcnow
     from monitor.dedupe import dedupe_records
 
     _json_lines.bad = 0  # type: ignore[attr-defined]
-    for rec in dedupe_records(_json_lines(sys.stdin, ("id",))):
+    for rec in dedupe_records(_json_lines(sys.stdin, ("id",)), utcnow()):
         _write(rec)
     if _json_lines.bad:  # type: ignore[attr-defined]
         raise typer.Exit(2)
@@ -334,21 +324,7 @@ def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     s = settings(config_dir)
 
     def load() -> dict[str, Any]:
-        states = pipeline.open_store(s).load_feed_states([f.id for f in s.feeds])
-        rows = []
-        for f in s.feeds:
-            st = states.get(f.id)
-            rows.append(
-                {
-                    "feed": f.id,
-                    "last_polled": st.last_polled.isoformat() if st and st.last_polled else None,
-                    "last_success": st.last_success.isoformat() if st and st.last_success else None,
-                    "failures": st.consecutive_failures if st else 0,
-                    "stories": st.stories_total if st else 0,
-                    "error": st.last_error if st else None,
-                }
-            )
-        return {"feeds": rows}
+        return pipeline.feed_health(s)
 
     def render(r: dict[str, Any]) -> None:
         t = Table(title="Feed health")
@@ -388,5 +364,20 @@ def _env_config_dir() -> str:
     return os.environ.get("NEWSMON_CONFIG_DIR") or "./config"
 
 
+def _configure_logging() -> None:
+    """Log lines on stderr only when asked (NEWSMON_LOG_LEVEL=info, debug, ...): reports are
+    tables or JSON, and failing feeds already get one line each."""
+    import logging
+    import os
+
+    level = os.environ.get("NEWSMON_LOG_LEVEL", "").upper()
+    if level:
+        logging.basicConfig(
+            level=getattr(logging, level, logging.INFO),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+
 def main() -> None:
+    _configure_logging()
     app()

@@ -9,14 +9,13 @@ documented `POST /api/saved_objects/_import?overwrite=true`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from monitor.config import ElasticsearchSettings
+from monitor.resources import KIBANA_SAVED_OBJECTS_NAME, kibana_saved_objects
 
-SAVED_OBJECTS = Path(__file__).resolve().parent.parent / "config" / "kibana" / "newsmon.ndjson"
 DEFAULT_PREFIX = "newsmon"
 
 
@@ -46,7 +45,7 @@ def import_saved_objects(
     kibana_url: str, prefix: str, es: ElasticsearchSettings, timeout: float = 30.0
 ) -> dict[str, Any]:
     """Import (overwrite) the saved objects; Kibana takes the same credentials as Elasticsearch."""
-    body = objects_for_prefix(SAVED_OBJECTS.read_text(encoding="utf-8"), prefix)
+    body = objects_for_prefix(kibana_saved_objects(), prefix)
     headers = {"kbn-xsrf": "newsmon"}
     auth: tuple[str, str] | None = None
     if es.api_key:
@@ -59,7 +58,7 @@ def import_saved_objects(
             url,
             headers=headers,
             auth=auth,
-            files={"file": ("newsmon.ndjson", body.encode(), "application/ndjson")},
+            files={"file": (KIBANA_SAVED_OBJECTS_NAME, body.encode(), "application/ndjson")},
             timeout=timeout,
             verify=es.ca_certs or True,
         )

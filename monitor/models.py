@@ -40,6 +40,8 @@ class Story:
     cluster_id: str = ""  # id of the first-seen story of its cluster ("" until dedupe ran)
     is_primary: bool = True
     wire: str | None = None
+    # Outlets that carried this story's cluster: kept on the primary by `store`, empty elsewhere.
+    outlets: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -127,7 +127,8 @@ def test_bad_connections_fail_in_one_line(
     with pytest.raises(ConfigError) as err:
         env_from_connections(es, smtp, {})
     message = str(err.value)
-    assert needle in message and "\n" not in message
+    assert needle in message
+    assert "\n" not in message
     assert message.startswith("connection ")
 
 

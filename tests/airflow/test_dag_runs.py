@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -178,7 +178,8 @@ def test_poll_then_alerts_index_once_and_email_once(
     assert sorted(batches[0]) == ["outlet-b", "wire-a"]
     reports = _xcom(poll["run"], "poll")
     assert len(reports) == len(batches)
-    assert reports[0]["feeds_failed"] == 0 and reports[0]["stories_new"] > 0
+    assert reports[0]["feeds_failed"] == 0
+    assert reports[0]["stories_new"] > 0
     indexed = _story_count(es_client, index_prefix)
     assert indexed == reports[0]["stories_new"]
 
@@ -202,11 +203,17 @@ def test_digest_tick_sends_the_due_digest_once(
     dags: dict[str, Any],
     airflow_env: Path,
     smtp_server: MailCatcher,
+    es_client: Elasticsearch,
+    index_prefix: str,
 ) -> None:
     _run(dags["newsmon_maintenance"])
     _run(dags["newsmon_poll"])
-    # The tick that closes the current hour: its digest window holds the stories just indexed.
-    tick = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    # Airflow runs on the real clock, so take the hour from what the poll recorded rather than
+    # from the clock now: the tick that closes the hour the stories were indexed in.
+    _story_count(es_client, index_prefix)  # refreshes
+    hits = es_client.search(index=f"{index_prefix}-stories", size=1, sort=[{"indexed_at": "desc"}])
+    indexed_at = datetime.fromisoformat(hits["hits"]["hits"][0]["_source"]["indexed_at"])
+    tick = indexed_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     first = _run(dags["newsmon_digest"], logical_date=tick)
     [report] = _xcom(first["run"], "send_digests")
     assert report["sent"] == 1, report

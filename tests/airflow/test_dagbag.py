@@ -80,7 +80,8 @@ def test_operational_settings(dagbag: Any, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
     assert dag.max_active_runs == 1
     assert dag.catchup is False
-    assert dag.doc_md and dag_id in dag.doc_md
+    assert dag.doc_md
+    assert dag_id in dag.doc_md
     assert dag.dagrun_timeout is not None
     assert "newsmon" in dag.tags
     callbacks = dag.on_failure_callback
@@ -90,7 +91,8 @@ def test_operational_settings(dagbag: Any, dag_id: str) -> None:
     for t in dag.tasks:
         assert t.retries > 0, t.task_id
         assert t.retry_exponential_backoff > 1, t.task_id
-        assert t.max_retry_delay is not None and t.max_retry_delay > t.retry_delay, t.task_id
+        assert t.max_retry_delay is not None, t.task_id
+        assert t.max_retry_delay > t.retry_delay, t.task_id
         assert t.execution_timeout is not None, t.task_id
         assert timedelta(0) < t.execution_timeout <= dag.dagrun_timeout, t.task_id
 
@@ -100,7 +102,8 @@ def test_cron_schedules(dagbag: Any) -> None:
         if cron is not None:
             assert _cron(dagbag.dags[dag_id]) == cron, dag_id
     minute, hour, dom, month, dow = (_cron(dagbag.dags["newsmon_maintenance"]) or "").split()
-    assert minute.isdigit() and hour.isdigit(), "maintenance runs once a day at a fixed time"
+    assert minute.isdigit(), "maintenance runs once a day at a fixed time"
+    assert hour.isdigit(), "maintenance runs once a day at a fixed time"
     assert (dom, month, dow) == ("*", "*", "*")
 
 
@@ -169,4 +172,5 @@ def test_failure_callback_emails_the_ops_address(
     assert message.mail_from == "airflow@example.org"
     assert "newsmon_maintenance failed" in message["Subject"]
     body = message.get_body(("html",))
-    assert body is not None and "task_failure" in body.get_content()
+    assert body is not None
+    assert "task_failure" in body.get_content()

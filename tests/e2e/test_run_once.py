@@ -113,12 +113,14 @@ def test_story_travels_from_feed_to_inbox(
     # The three copies form one cluster whose first-seen story is the primary.
     assert len({d["cluster_id"] for d in docs}) == 1
     primary = [d for d in docs if d["is_primary"]]
-    assert len(primary) == 1 and primary[0]["id"] == docs[0]["cluster_id"]
+    assert len(primary) == 1
+    assert primary[0]["id"] == docs[0]["cluster_id"]
     assert primary[0]["cluster_size"] == 3
     assert sorted(primary[0]["outlets"]) == ["Outlet B", "Outlet C", "Wire A"]
     # Unrelated stories are indexed but not tagged with the topics.
     sport = es_client.search(index=f"{index_prefix}-stories", q="Porto")["hits"]["hits"]
-    assert sport and sport[0]["_source"]["topics"] == []
+    assert sport
+    assert sport[0]["_source"]["topics"] == []
 
     # Exactly one e-mail, to the subscriber whose rule matched, multipart with both bodies.
     msgs = smtp_server.wait_for(1)
@@ -130,7 +132,8 @@ def test_story_travels_from_feed_to_inbox(
     text = msg.get_body(preferencelist=("plain",)).get_content()
     html = msg.get_body(preferencelist=("html",)).get_content()
     assert "Türkiye" in text or "Turkey" in text or "Turkish" in text
-    assert "<a " in html and "style=" in html  # CSS inlined for mail clients
+    assert "<a " in html
+    assert "style=" in html  # CSS inlined for mail clients
     assert "Also reported by" in text
 
     # A second cycle finds nothing new and sends nothing.

@@ -6,9 +6,7 @@ import asyncio
 import os
 import shutil
 import socket
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from localdev.feedserver import FeedServer
 from monitor.fetch import FeedRequest, fetch_feeds
 from monitor.models import FetchResult
 from monitor.parse import parse_feed
+from tests.factories import NOW
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 
@@ -52,23 +51,28 @@ def closed_port() -> int:
 
 def assert_one_line(error: str | None) -> str:
     assert error, "expected an error"
-    assert "\n" not in error and len(error) <= 300
+    assert "\n" not in error
+    assert len(error) <= 300
     return error
 
 
 def test_200_returns_body_and_validators(feeds: FeedServer) -> None:
     result = fetch_one(feeds.url_for("wire-a.xml"))
-    assert result.ok and result.error is None
+    assert result.ok
+    assert result.error is None
     assert result.status == 200
     assert result.body == (FEEDS / "wire-a.xml").read_bytes()
     assert result.content_type == "application/rss+xml"
-    assert result.etag and result.etag.startswith('"')
-    assert result.last_modified and result.last_modified.endswith("GMT")
+    assert result.etag
+    assert result.etag.startswith('"')
+    assert result.last_modified
+    assert result.last_modified.endswith("GMT")
     assert result.not_modified is False
     assert result.final_url == feeds.url_for("wire-a.xml")
     (seen,) = feeds.requests_for("wire-a.xml")
     assert seen.user_agent == "newsmon/0.1 (+https://github.com/newsmon)"
-    assert seen.if_none_match is None and seen.if_modified_since is None
+    assert seen.if_none_match is None
+    assert seen.if_modified_since is None
 
 
 def test_fetched_body_parses_into_stories(feeds: FeedServer) -> None:
@@ -79,19 +83,22 @@ def test_fetched_body_parses_into_stories(feeds: FeedServer) -> None:
         feed_id="outlet-c",
         outlet="Outlet C",
         base_url=result.final_url or result.url,
-        fetched_at=datetime.now(UTC),
+        fetched_at=NOW,
         content_type=result.content_type,
     )
-    assert parsed.error is None and parsed.warnings == []
+    assert parsed.error is None
+    assert parsed.warnings == []
     assert len(parsed.stories) == 2
 
 
 def test_second_request_with_etag_gets_304(feeds: FeedServer) -> None:
     first = fetch_one(feeds.url_for("outlet-b.xml"))
-    assert first.ok and first.etag
+    assert first.ok
+    assert first.etag
     request = FeedRequest("b", feeds.url_for("outlet-b.xml"), etag=first.etag)
     (second,) = fetch_feeds([request], allow_private=True)
-    assert second.ok and second.not_modified
+    assert second.ok
+    assert second.not_modified
     assert second.status == 304
     assert second.body is None
     assert second.etag == first.etag
@@ -103,26 +110,31 @@ def test_last_modified_alone_gets_304(feeds: FeedServer) -> None:
     first = fetch_one(feeds.url_for("hebrew-he.xml"))
     request = FeedRequest("h", feeds.url_for("hebrew-he.xml"), last_modified=first.last_modified)
     (second,) = fetch_feeds([request], allow_private=True)
-    assert second.not_modified and second.status == 304
+    assert second.not_modified
+    assert second.status == 304
     # The server omitted nothing, but the state the caller keeps must survive a 304 either way.
     assert second.last_modified == first.last_modified
     seen = feeds.requests_for("hebrew-he.xml")[1]
-    assert seen.if_modified_since == first.last_modified and seen.if_none_match is None
+    assert seen.if_modified_since == first.last_modified
+    assert seen.if_none_match is None
 
 
 def test_changed_feed_is_fetched_again_despite_old_validators(feeds: FeedServer) -> None:
     first = fetch_one(feeds.url_for("arabic-ar.xml"))
     path = feeds.directory / "arabic-ar.xml"
     path.write_bytes(path.read_bytes().replace(b"</feed>", b"<!-- updated --></feed>"))
-    mtime = time.time() + 5  # a whole second later, for Last-Modified's one-second resolution
+    # A whole second later than the first version, for Last-Modified's one-second resolution.
+    mtime = path.stat().st_mtime + 5
     os.utime(path, (mtime, mtime))
     request = FeedRequest(
         "a", feeds.url_for("arabic-ar.xml"), etag=first.etag, last_modified=first.last_modified
     )
     (second,) = fetch_feeds([request], allow_private=True)
-    assert second.ok and not second.not_modified
+    assert second.ok
+    assert not second.not_modified
     assert second.status == 200
-    assert second.body is not None and second.body.endswith(b"<!-- updated --></feed>\n")
+    assert second.body is not None
+    assert second.body.endswith(b"<!-- updated --></feed>\n")
     assert second.etag != first.etag
 
 
@@ -166,7 +178,9 @@ def test_oversize_body_is_refused(feeds: FeedServer, route: str) -> None:
 
 def test_body_at_the_cap_is_accepted(feeds: FeedServer) -> None:
     result = fetch_one(feeds.url_for("_/big-unsized/100000"), max_bytes=100_000)
-    assert result.ok and result.body is not None and len(result.body) == 100_000
+    assert result.ok
+    assert result.body is not None
+    assert len(result.body) == 100_000
 
 
 def test_gzip_body_is_decoded(feeds: FeedServer) -> None:
@@ -174,12 +188,14 @@ def test_gzip_body_is_decoded(feeds: FeedServer) -> None:
     assert result.ok
     assert result.body == (FEEDS / "outlet-b.xml").read_bytes()
     (seen,) = feeds.requests_for("_/gzip/outlet-b.xml")
-    assert seen.accept_encoding is not None and "gzip" in seen.accept_encoding
+    assert seen.accept_encoding is not None
+    assert "gzip" in seen.accept_encoding
 
 
 def test_redirect_is_followed(feeds: FeedServer) -> None:
     result = fetch_one(feeds.redirect_url(feeds.url_for("wire-a.xml"), code=301))
-    assert result.ok and result.status == 200
+    assert result.ok
+    assert result.status == 200
     assert result.final_url == feeds.url_for("wire-a.xml")
     assert result.body == (FEEDS / "wire-a.xml").read_bytes()
 
@@ -232,7 +248,8 @@ def test_redirect_to_another_scheme_is_refused_even_when_private_is_allowed(
 
 def test_closed_port_is_connection_refused() -> None:
     result = fetch_one(f"http://127.0.0.1:{closed_port()}/feed.xml")
-    assert not result.ok and result.status is None
+    assert not result.ok
+    assert result.status is None
     assert assert_one_line(result.error) == "connection refused by 127.0.0.1"
 
 
@@ -260,7 +277,8 @@ def test_one_failing_feed_never_stops_the_others(feeds: FeedServer) -> None:
     assert [r.feed_id for r in results] == [r.feed_id for r in requests]
     outcome = {r.feed_id: r for r in results}
     for good in ("good-a", "good-b", "good-c"):
-        assert outcome[good].ok and outcome[good].body
+        assert outcome[good].ok
+        assert outcome[good].body
     for bad in ("http-500", "hangs", "closed", "bad-scheme", "no-dns", "too-big"):
         assert not outcome[bad].ok
         assert_one_line(outcome[bad].error)
@@ -272,7 +290,8 @@ def test_fetch_feeds_works_inside_a_running_event_loop(feeds: FeedServer) -> Non
         return fetch_feeds([FeedRequest("a", feeds.url_for("wire-a.xml"))], allow_private=True)
 
     (result,) = asyncio.run(caller())
-    assert result.ok and result.body
+    assert result.ok
+    assert result.body
 
 
 def test_empty_request_list() -> None:

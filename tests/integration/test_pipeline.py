@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from localdev.feedserver import FeedServer
 from localdev.mailcatcher import MailCatcher
 from monitor import pipeline
 from monitor.config import Settings, load_settings
+from tests.factories import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
@@ -66,10 +67,11 @@ def test_copy_in_a_later_run_joins_cluster_and_does_not_realert(
 ) -> None:
     publish(served, "wire-a.xml")
     s = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), newsmon_env)
-    pipeline.init(s)
-    first = pipeline.poll(s)
-    assert first["stories_new"] == 3 and first["feeds_failed"] == 0
-    assert pipeline.send_alerts(s)["sent"] == 1
+    pipeline.init(s, NOW)
+    first = pipeline.poll(s, now=NOW)
+    assert first["stories_new"] == 3
+    assert first["feeds_failed"] == 0
+    assert pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))["sent"] == 1
     assert len(smtp_server.wait_for(1)) == 1
 
     # Later another outlet carries the same story.
@@ -77,23 +79,33 @@ def test_copy_in_a_later_run_joins_cluster_and_does_not_realert(
     s = configure(
         tmp_path / "cfg", served, ["wire-a.xml", "outlet-b.xml"], instant(RULE_LEADERS), newsmon_env
     )
-    second = pipeline.poll(s)
+    later = NOW + timedelta(minutes=10)  # in the next year: the copy goes to January's index
+    second = pipeline.poll(s, now=later)
     assert second["stories_new"] == 2  # the copy and outlet B's unrelated item
     assert second["duplicates_clustered"] == 1
     store = pipeline.open_store(s)
     store.refresh()
-    tagged = store.search_sources({"term": {"topics": "hamas_leadership"}}, size=10)
+    res = store.es.search(index=store.names.stories, query={"term": {"topics": "hamas_leadership"}})
+    tagged = [h["_source"] for h in res["hits"]["hits"]]
     assert len(tagged) == 2
     assert len({d["cluster_id"] for d in tagged}) == 1
     primary = next(d for d in tagged if d["is_primary"])
     copy = next(d for d in tagged if not d["is_primary"])
-    assert primary["feed_id"] == "wire-a" and copy["cluster_id"] == primary["id"]
+    assert primary["feed_id"] == "wire-a"
+    assert copy["cluster_id"] == primary["id"]
     assert primary["cluster_size"] == 2
     assert copy["wire"] == "Reuters"  # the copy credits the wire: "JERUSALEM (Reuters) -"
     assert primary["outlets"] == sorted(["Wire-A", "Outlet-B"])
 
-    alerts = pipeline.send_alerts(s)
-    assert alerts["sent"] == 0 and alerts["matched"] == 1
+    assert {
+        d["_index"] for d in store.es.search(index=store.names.stories, size=10)["hits"]["hits"]
+    } == {
+        store.names.stories_for(NOW),
+        store.names.stories_for(later),
+    }
+    alerts = pipeline.send_alerts(s, now=later + timedelta(minutes=1))
+    assert alerts["sent"] == 0
+    assert alerts["matched"] == 1
     assert len(smtp_server.messages) == 1
 
 
@@ -109,21 +121,24 @@ def test_smtp_outage_sends_nothing_then_exactly_once(
     publish(served, "wire-a.xml")
     down_env = {**newsmon_env, "NEWSMON_SMTP_PORT": str(_closed_port())}
     s_down = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), down_env)
-    pipeline.init(s_down)
-    pipeline.poll(s_down)
-    report = pipeline.send_alerts(s_down)
-    assert report["sent"] == 0 and len(report["failed"]) == 1
-    assert "SMTP" in report["failed"][0] and "\n" not in report["failed"][0]
+    pipeline.init(s_down, NOW)
+    pipeline.poll(s_down, now=NOW)
+    report = pipeline.send_alerts(s_down, now=NOW + timedelta(minutes=1))
+    assert report["sent"] == 0
+    assert len(report["failed"]) == 1
+    assert "SMTP" in report["failed"][0]
+    assert "\n" not in report["failed"][0]
     store = pipeline.open_store(s_down)
-    assert store.get_cursor("instant") is None  # the window will be retried
+    assert store.feeds.get_cursor("instant") is None  # the window will be retried
 
     s_up = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), newsmon_env)
-    assert pipeline.send_alerts(s_up)["sent"] == 1
-    assert pipeline.send_alerts(s_up)["sent"] == 0
+    assert pipeline.send_alerts(s_up, now=NOW + timedelta(minutes=6))["sent"] == 1
+    assert pipeline.send_alerts(s_up, now=NOW + timedelta(minutes=11))["sent"] == 0
     # A cleared/retried task that lost its cursor re-runs the window: the ledger still refuses.
-    store.es.delete(index=store.feeds_index, id="cursor:instant", refresh=True)
-    again = pipeline.send_alerts(s_up)
-    assert again["sent"] == 0 and again["already_sent"] == 1
+    store.feeds.delete_cursor("instant")
+    again = pipeline.send_alerts(s_up, now=NOW + timedelta(minutes=16))
+    assert again["sent"] == 0
+    assert again["already_sent"] == 1
     assert len(smtp_server.messages) == 1
 
 
@@ -137,11 +152,12 @@ def test_bad_rule_is_reported_and_good_rule_still_sends(
         f"      - {{name: good, query: '{RULE_LEADERS}'}}\n"
     )
     s = configure(tmp_path / "cfg", served, ["wire-a.xml"], subs, newsmon_env)
-    pipeline.init(s)
-    pipeline.poll(s)
-    report = pipeline.send_alerts(s)
+    pipeline.init(s, NOW)
+    pipeline.poll(s, now=NOW)
+    report = pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))
     assert report["sent"] == 1
-    assert len(report["rule_errors"]) == 1 and "broken" in report["rule_errors"][0]
+    assert len(report["rule_errors"]) == 1
+    assert "broken" in report["rule_errors"][0]
 
 
 def test_digest_goes_once_per_period(
@@ -155,15 +171,19 @@ def test_digest_goes_once_per_period(
         f"        query: '{RULE_LEADERS}'\n        mode: digest\n        digest: hourly\n"
     )
     s = configure(tmp_path / "cfg", served, ["wire-a.xml", "outlet-b.xml"], subs, newsmon_env)
-    pipeline.init(s)
-    pipeline.poll(s)
-    # The slot ending at the top of the next hour covers the stories just indexed.
-    later = datetime.now(UTC) + timedelta(hours=1)
+    pipeline.init(s, NOW)
+    pipeline.poll(s, now=NOW)
+    # Nothing is due before the hour the stories were indexed in has ended...
+    assert pipeline.send_digests(s, now=NOW + timedelta(minutes=12))["sent"] == 0
+    # ...and the slot ending at the top of the hour (here: midnight, 1 January) covers them.
+    later = NOW.replace(minute=0) + timedelta(hours=1)
     report: dict[str, Any] = pipeline.send_digests(s, now=later)
     assert report["sent"] == 1
     msg = smtp_server.wait_for(1)[0]
     assert "digest: 1 story" in msg["Subject"]  # two copies, one cluster
     assert "Also reported by" in msg.get_body(preferencelist=("plain",)).get_content()
     assert pipeline.send_digests(s, now=later)["sent"] == 0
-    assert pipeline.send_digests(s, now=later + timedelta(minutes=20))["digests_due"] == 0
+    assert pipeline.send_digests(s, now=later + timedelta(minutes=59))["digests_due"] == 0
+    # The next hour's slot is due but holds no new story: no empty digest.
+    assert pipeline.send_digests(s, now=later + timedelta(hours=1))["sent"] == 0
     assert len(smtp_server.messages) == 1

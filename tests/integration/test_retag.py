@@ -1,34 +1,26 @@
-"""`newsmon retag` re-tags stored stories with the current taxonomy, idempotently."""
+"""`newsmon retag` (pipeline.retag) re-tags stored stories with the current taxonomy, once."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from monitor import pipeline
+from monitor.config import load_settings
 from monitor.models import Story
 from monitor.store import Store
+from tests.factories import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
-NEWSMON = Path(sys.executable).parent / "newsmon"
 
 
-def retag(env: dict[str, str], cfg: Path) -> dict[str, object]:
-    proc = subprocess.run(
-        [str(NEWSMON), "retag", "--since", "30d", "--json"],
-        env={**os.environ, **env, "NEWSMON_CONFIG_DIR": str(cfg)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+def retag(env: dict[str, str], cfg: Path) -> dict[str, Any]:
+    """What `newsmon retag --since 30d` runs, at the tests' fixed instant."""
+    return pipeline.retag(load_settings(cfg, env), timedelta(days=30), now=NOW)
 
 
 def test_retag_fills_topics_of_stored_stories_once(
@@ -39,8 +31,8 @@ def test_retag_fills_topics_of_stored_stories_once(
     shutil.copy(ROOT / "config" / "topics.yaml", cfg / "topics.yaml")
     (cfg / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
     store = Store(es_client, index_prefix)
-    store.install()
-    now = datetime.now(UTC)
+    store.lifecycle.install(NOW)
+    now = NOW
     # Stored before the taxonomy knew anything: no topics, no people.
     stories = [
         Story(
@@ -77,17 +69,19 @@ def test_retag_fills_topics_of_stored_stories_once(
             lang="en",
         ),
     ]
-    store.index_stories(stories)
+    store.stories.index(stories, now=NOW)
 
     first = retag(newsmon_env, cfg)
     assert first["stories"] == 2  # only the last 30 days
-    assert first["changed"] == 2 and first["updated"] == 2  # topics, scores and evidence written
+    assert first["changed"] == 2
+    assert first["updated"] == 2  # topics, scores and evidence written
     store.refresh()
-    got = {s.id: s for s in store.get_stories(["old1", "old2", "ancient"])}
+    got = {s.id: s for s in store.stories.get(["old1", "old2", "ancient"])}
     assert got["old1"].topics == ["turkey_israel"]
     assert "Recep Tayyip Erdogan" in got["old1"].people
     assert got["old2"].topics == []
     assert got["ancient"].topics == []  # outside --since
 
     second = retag(newsmon_env, cfg)
-    assert second["changed"] == 0 and second["updated"] == 0
+    assert second["changed"] == 0
+    assert second["updated"] == 0

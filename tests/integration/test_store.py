@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,13 +9,14 @@ from elasticsearch import Elasticsearch
 
 from monitor.models import Delivery, FeedState, Story
 from monitor.store import Store, retention_cutoff
+from tests.factories import NOW
 
 
 @pytest.fixture
-def store(es_client: Elasticsearch, index_prefix: str) -> Iterator[Store]:
+def store(es_client: Elasticsearch, index_prefix: str) -> Store:
     s = Store(es_client, index_prefix)
-    s.install()
-    yield s
+    s.lifecycle.install(NOW)
+    return s
 
 
 def story(n: int, when: datetime, **kw: object) -> Story:
@@ -35,11 +35,11 @@ def story(n: int, when: datetime, **kw: object) -> Story:
 
 
 def test_install_is_idempotent_and_creates_alias(store: Store, es_client: Elasticsearch) -> None:
-    again = store.install()
+    again = store.lifecycle.install(NOW)
     assert again["created_indices"] == []
-    alias = es_client.indices.get_alias(name=store.stories_alias)
-    assert store.stories_index_for(datetime.now(UTC)) in alias
-    mapping = es_client.indices.get_mapping(index=store.stories_alias)
+    alias = es_client.indices.get_alias(name=store.names.stories)
+    assert store.names.stories_for(NOW) in alias
+    mapping = es_client.indices.get_mapping(index=store.names.stories)
     props = next(iter(mapping.values()))["mappings"]["properties"]
     assert props["people"]["type"] == "keyword"
     assert props["lsh_bands"]["type"] == "keyword"
@@ -47,50 +47,59 @@ def test_install_is_idempotent_and_creates_alias(store: Store, es_client: Elasti
 
 def test_index_is_idempotent_and_monthly(store: Store, es_client: Elasticsearch) -> None:
     march = datetime(2025, 3, 14, 9, tzinfo=UTC)
-    now = datetime.now(UTC)
-    r1 = store.index_stories([story(1, march), story(2, now)])
-    assert sorted(r1.created) == ["id1", "id2"] and not r1.errors
+    now = NOW
+    r1 = store.stories.index([story(1, march), story(2, now)], now=NOW)
+    assert sorted(r1.created) == ["id1", "id2"]
+    assert not r1.errors
     # The same stories again (a re-poll): nothing is written, the first version stays.
-    r2 = store.index_stories([story(1, now, title="changed"), story(2, now)])
-    assert r2.created == [] and sorted(r2.skipped) == ["id1", "id2"]
+    r2 = store.stories.index([story(1, now, title="changed"), story(2, now)], now=NOW)
+    assert r2.created == []
+    assert sorted(r2.skipped) == ["id1", "id2"]
     store.refresh()
-    where = store.locate(["id1", "id2", "nope"])
-    assert where["id1"] == f"{store.stories_alias}-2025.03"
-    assert where["id2"] == store.stories_index_for(now)
+    where = store.stories.locate(["id1", "id2", "nope"])
+    assert where["id1"] == f"{store.names.stories}-2025.03"
+    assert where["id2"] == store.names.stories_for(now)
     assert "nope" not in where
-    got = {s.id: s for s in store.get_stories(["id1"])}
+    got = {s.id: s for s in store.stories.get(["id1"])}
     assert got["id1"].title == "Title 1 Erdoğan"
     # The folded copy makes "erdogan" find "Erdoğan" with the core's standard analyzer.
-    hits = store.search_window(["erdogan"], now - timedelta(hours=1), now + timedelta(minutes=1))
-    assert isinstance(hits[0], list) and {h["id"] for h in hits[0]} == {"id1", "id2"}
+    hits = store.stories.search_window(
+        ["erdogan"], now - timedelta(hours=1), now + timedelta(minutes=1)
+    )
+    assert isinstance(hits[0], list)
+    assert {h.id for h in hits[0]} == {"id1", "id2"}
 
 
 def test_invalid_rule_is_reported_and_others_still_run(store: Store) -> None:
-    now = datetime.now(UTC)
-    store.index_stories([story(1, now)])
+    now = NOW
+    store.stories.index([story(1, now)], now=NOW)
     store.refresh()
-    res = store.search_window(
+    res = store.stories.search_window(
         ["title:(unclosed", "outlet:Outlet"], now - timedelta(hours=1), now + timedelta(minutes=1)
     )
-    assert isinstance(res[0], str) and res[0]
-    assert isinstance(res[1], list) and len(res[1]) == 1
+    assert isinstance(res[0], str)
+    assert res[0]
+    assert isinstance(res[1], list)
+    assert len(res[1]) == 1
 
 
-def test_cluster_counts_are_recomputed_from_members(store: Store) -> None:
-    now = datetime.now(UTC)
-    store.index_stories(
+def test_cluster_counts_are_recomputed_from_members(store: Store, es_client: Elasticsearch) -> None:
+    now = NOW
+    store.stories.index(
         [
             story(1, now, outlet="A"),
             story(2, now, outlet="B", cluster_id="id1", is_primary=False),
             story(3, now, outlet="C", cluster_id="id1", is_primary=False),
-        ]
+        ],
+        now=NOW,
     )
-    assert store.refresh_clusters(["id1"]) == 1
-    store.refresh_clusters(["id1"])  # idempotent
+    assert store.stories.refresh_clusters(["id1"]) == 1
+    store.stories.refresh_clusters(["id1"])  # idempotent
     store.refresh()
-    primary = store.search_sources({"ids": {"values": ["id1"]}})[0]
-    assert primary["cluster_size"] == 3 and primary["outlets"] == ["A", "B", "C"]
-    assert store.cluster_outlets(["id1"]) == {"id1": ["A", "B", "C"]}
+    primary = es_client.get(index=store.names.stories_for(now), id="id1")["_source"]
+    assert primary["cluster_size"] == 3
+    assert primary["outlets"] == ["A", "B", "C"]
+    assert store.stories.cluster_outlets(["id1"]) == {"id1": ["A", "B", "C"]}
 
 
 def test_delivery_ledger_claims_once_and_allows_retry_after_failure(store: Store) -> None:
@@ -102,21 +111,21 @@ def test_delivery_ledger_claims_once_and_allows_retry_after_failure(store: Store
         story_ids=["s"],
         cluster_ids=["s"],
         status="pending",
-        created_at=datetime.now(UTC),
+        created_at=NOW,
     )
-    assert store.claim_delivery(d) is True
-    assert store.claim_delivery(d) is False  # pending: maybe sent, never again automatically
-    store.mark_delivery("i-1", "failed", error="SMTP down")
-    assert store.claim_delivery(d) is True  # a failed send may be retried
-    assert store.get_delivery("i-1")["attempts"] == 1  # type: ignore[index]
-    store.mark_delivery("i-1", "sent")
-    assert store.claim_delivery(d) is False
-    assert store.get_delivery("i-1")["status"] == "sent"  # type: ignore[index]
+    assert store.ledger.claim(d) is True
+    assert store.ledger.claim(d) is False  # pending: maybe sent, never again automatically
+    store.ledger.mark("i-1", "failed", now=NOW, error="SMTP down")
+    assert store.ledger.claim(d) is True  # a failed send may be retried
+    assert store.ledger.get("i-1").attempts == 1  # type: ignore[union-attr]
+    store.ledger.mark("i-1", "sent", now=NOW)
+    assert store.ledger.claim(d) is False
+    assert store.ledger.get("i-1").status == "sent"  # type: ignore[union-attr]
 
 
 def test_feed_state_and_cursor_round_trip(store: Store) -> None:
     t = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    store.save_feed_states(
+    store.feeds.save(
         [
             FeedState(
                 feed_id="a",
@@ -128,41 +137,45 @@ def test_feed_state_and_cursor_round_trip(store: Store) -> None:
             )
         ]
     )
-    st = store.load_feed_states(["a", "b"])
-    assert list(st) == ["a"] and st["a"].etag == '"e1"' and st["a"].last_polled == t
-    assert [s.feed_id for s in store.all_feed_states()] == ["a"]
-    assert store.get_cursor("instant") is None
-    store.set_cursor("instant", t)
-    assert store.get_cursor("instant") == t
+    st = store.feeds.load(["a", "b"])
+    assert list(st) == ["a"]
+    assert st["a"].etag == '"e1"'
+    assert st["a"].last_polled == t
+    assert [s.feed_id for s in store.feeds.all()] == ["a"]
+    assert store.feeds.get_cursor("instant") is None
+    store.feeds.set_cursor("instant", t)
+    assert store.feeds.get_cursor("instant") == t
 
 
 def test_retention_drops_whole_old_months(store: Store, es_client: Elasticsearch) -> None:
-    now = datetime.now(UTC)
+    now = NOW
     old = datetime(2020, 5, 1, tzinfo=UTC)
-    store.index_stories([story(1, old), story(2, now)])
-    dropped = store.drop_months_before(retention_cutoff(now, 24))
-    assert dropped == [f"{store.stories_alias}-2020.05"]
+    store.stories.index([story(1, old), story(2, now)], now=NOW)
+    dropped = store.lifecycle.drop_months_before(retention_cutoff(now, 24))
+    assert dropped == [f"{store.names.stories}-2020.05"]
     store.refresh()
-    assert store.count() == 1
+    assert store.stories.count_since() == 1
 
 
 def test_finished_months_are_compacted_to_one_segment(
     store: Store, es_client: Elasticsearch
 ) -> None:
-    now = datetime.now(UTC)
+    now = NOW
     last_year = datetime(now.year - 1, 6, 1, tzinfo=UTC)
     for n in range(3):  # three refreshes: three segments in the old month's index
-        store.index_stories([story(10 + n, last_year)])
+        store.stories.index([story(10 + n, last_year)], now=NOW)
         store.refresh()
-    store.index_stories([story(20, now)])
+    store.stories.index([story(20, now)], now=NOW)
     store.refresh()
-    old_index = store.stories_index_for(last_year)
-    assert store.compact_finished_months(now) == [old_index]  # the current month is left alone
+    old_index = store.names.stories_for(last_year)
+    assert store.lifecycle.compact_finished_months(now) == [
+        old_index
+    ]  # the current month is left alone
     es_client.indices.forcemerge(index=old_index, max_num_segments=1)  # wait for the merge
     es_client.indices.refresh(index=old_index)
     segments = es_client.cat.segments(index=old_index, format="json")
     assert len(segments) == 1
-    assert store.compact_finished_months(now) == []
+    assert store.lifecycle.compact_finished_months(now) == []
 
 
 def test_retention_cutoff_months() -> None:

@@ -11,17 +11,23 @@ from monitor.alerts import (
     window_start,
 )
 from monitor.config import AlertRule, Subscriber
+from monitor.models import Story
+from tests.factories import NOW
 
 
-def src(id: str, cluster: str, outlet: str, primary: bool) -> dict[str, object]:
-    return {
-        "id": id,
-        "cluster_id": cluster,
-        "outlet": outlet,
-        "is_primary": primary,
-        "title": f"t{id}",
-        "url": f"https://x.org/{id}",
-    }
+def src(id: str, cluster: str, outlet: str, primary: bool) -> Story:
+    return Story(
+        id=id,
+        feed_id=outlet.lower(),
+        outlet=outlet,
+        url=f"https://x.org/{id}",
+        canonical_url=f"https://x.org/{id}",
+        title=f"t{id}",
+        summary="",
+        fetched_at=NOW,
+        cluster_id=cluster,
+        is_primary=primary,
+    )
 
 
 def test_one_hit_per_cluster_prefers_primary_and_lists_other_outlets() -> None:
@@ -58,7 +64,8 @@ def test_daily_digest_slot_in_subscriber_time_zone() -> None:
     assert end == datetime(2026, 3, 9, 4, 0, tzinfo=UTC)
     assert end - start == timedelta(days=1)
     key2, _, end2 = digest_slot("daily 07:00", "Europe/Istanbul", now + timedelta(hours=1))
-    assert key2 == "2026-03-10" and end2 == datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+    assert key2 == "2026-03-10"
+    assert end2 == datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 
 
 def test_weekday_digest_skips_weekend_and_hourly_slots() -> None:
@@ -67,7 +74,8 @@ def test_weekday_digest_skips_weekend_and_hourly_slots() -> None:
     assert key == "2026-03-13"  # Friday
     assert start == datetime(2026, 3, 12, 8, 0, tzinfo=UTC)
     key, start, end = digest_slot("hourly", "UTC", datetime(2026, 3, 15, 12, 17, tzinfo=UTC))
-    assert key == "2026-03-15T12" and end - start == timedelta(hours=1)
+    assert key == "2026-03-15T12:00+00:00"
+    assert end - start == timedelta(hours=1)
 
 
 def test_window_start_overlaps_the_last_run() -> None:

@@ -1,4 +1,4 @@
-"""Static checks of the deployment artifacts: docker-compose.yml, Dockerfile, Kibana objects.
+"""Static checks of the deployment artifacts: docker-compose.yml, Dockerfile, shipped resources.
 
 Docker and Kibana cannot run on the development machine, so these checks are what stands
 between a typo and a stack that fails on the server.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -18,12 +19,15 @@ import pytest
 import yaml
 
 from monitor.airflow_bridge import env_from_connections
+from monitor.resources import INDEX_TEMPLATE_KINDS, index_template, kibana_saved_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-NDJSON = ROOT / "config" / "kibana" / "newsmon.ndjson"
-STORIES_TEMPLATE = ROOT / "config" / "elasticsearch" / "stories.json"
+# The one copy of the index templates and Kibana objects: package data (config/ links here).
+RESOURCES = ROOT / "monitor" / "resources"
+NDJSON = RESOURCES / "kibana" / "newsmon.ndjson"
+STORIES_TEMPLATE = RESOURCES / "elasticsearch" / "stories.json"
 OPS_DOC = ROOT / "docs" / "operations-airflow.md"
 
 AIRFLOW_SERVICES = (
@@ -86,7 +90,8 @@ def test_long_running_services_have_healthchecks(compose: dict[str, Any]) -> Non
     services = _services(compose)
     for name in LONG_RUNNING:
         check = services[name].get("healthcheck")
-        assert check and check.get("test"), f"{name}: no healthcheck"
+        assert check, f"{name}: no healthcheck"
+        assert check.get("test"), f"{name}: no healthcheck"
         assert services[name].get("restart") in ("always", "unless-stopped"), name
     for name, svc in services.items():
         if name not in LONG_RUNNING:
@@ -98,7 +103,10 @@ def test_images_are_pinned_and_elastic_versions_match(compose: dict[str, Any]) -
     for name, svc in services.items():
         image = _image(svc)
         repo, _, tag = image.rpartition(":")
-        assert repo and tag and tag != "latest" and re.search(r"\d", tag), f"{name}: {image}"
+        assert repo, f"{name}: {image}"
+        assert tag, f"{name}: {image}"
+        assert tag != "latest", f"{name}: {image}"
+        assert re.search(r"\d", tag), f"{name}: {image}"
     es = _image(services["elasticsearch"])
     kibana = _image(services["kibana"])
     assert es.startswith("docker.elastic.co/elasticsearch/elasticsearch:9.")
@@ -205,7 +213,8 @@ def test_dockerfile_pins_airflow_matching_pyproject() -> None:
     assert pins, "pyproject.toml pins apache-airflow in an extra"
     lower = re.search(r">=\s*([\d.]+)", pins[0])
     upper = re.search(r"<\s*([\d.]+)", pins[0])
-    assert lower and lower.group(1) == version, f"{pins[0]} vs image {version}"
+    assert lower, f"{pins[0]} vs image {version}"
+    assert lower.group(1) == version, f"{pins[0]} vs image {version}"
     assert upper, pins[0]
     assert _version(version) < _version(upper.group(1)), f"{pins[0]} excludes image {version}"
     requires = _pyproject()["project"]["requires-python"]
@@ -215,7 +224,8 @@ def test_dockerfile_pins_airflow_matching_pyproject() -> None:
 def test_dockerfile_installs_package_keeping_airflow_and_copies_dags_and_config() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     install = re.search(r"^RUN pip install (.*)$", text, re.M)
-    assert install and "--no-cache-dir" in install.group(1)
+    assert install
+    assert "--no-cache-dir" in install.group(1)
     assert '"apache-airflow==${AIRFLOW_VERSION}"' in install.group(1)
     assert re.search(r"^COPY .*\bdags/ /opt/airflow/dags/", text, re.M)
     assert re.search(r"^COPY .*\bconfig/ /opt/newsmon/config/", text, re.M)
@@ -231,6 +241,68 @@ def test_dockerignore_keeps_secrets_and_venv_out() -> None:
     assert {".git", ".venv", ".env", "var", ".cache", "config/subscribers.yaml"} <= lines
     for needed in ("monitor", "dags", "config", "pyproject.toml", "README.md"):
         assert needed not in lines
+
+
+# --- Shipped resources (package data) -----------------------------------------------------
+
+
+def _resource_files() -> set[Path]:
+    return {
+        p
+        for sub in ("elasticsearch", "kibana")
+        for p in (RESOURCES / sub).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_config_dirs_link_to_the_single_packaged_copy() -> None:
+    for name in ("elasticsearch", "kibana"):
+        link = ROOT / "config" / name
+        assert link.is_symlink(), f"config/{name} must be a symlink to monitor/resources/{name}"
+        # Relative, so it resolves in every clone and build context.
+        assert not os.path.isabs(os.readlink(link)), f"config/{name}: absolute link"
+        assert link.resolve() == (RESOURCES / name).resolve(), f"config/{name}"
+
+
+def test_package_data_ships_every_resource_file() -> None:
+    """What setuptools puts in the wheel: pyproject's package-data globs, relative to monitor/."""
+    patterns = _pyproject()["tool"]["setuptools"]["package-data"]["monitor"]
+    shipped = {p for pattern in patterns for p in (ROOT / "monitor").glob(pattern) if p.is_file()}
+    files = _resource_files()
+    assert {p.name for p in files} >= {"newsmon.ndjson", "stories.json"}, files
+    missing = sorted(str(p.relative_to(ROOT)) for p in files - shipped)
+    assert not missing, f"not in [tool.setuptools.package-data] monitor: {missing}"
+
+
+def test_resources_module_reads_the_shipped_files() -> None:
+    kinds = {p.stem for p in (RESOURCES / "elasticsearch").glob("*.json")}
+    assert kinds == set(INDEX_TEMPLATE_KINDS)
+    for kind in INDEX_TEMPLATE_KINDS:
+        assert index_template(kind) == json.loads(
+            (RESOURCES / "elasticsearch" / f"{kind}.json").read_text(encoding="utf-8")
+        )
+        assert "mappings" in index_template(kind)["template"], kind
+    with pytest.raises(ValueError, match="no index template"):
+        index_template("../feeds")
+    assert kibana_saved_objects() == NDJSON.read_text(encoding="utf-8")
+
+
+def test_compose_imports_kibana_objects_from_the_real_directory(compose: dict[str, Any]) -> None:
+    # A bind mount of a symlink depends on the Docker host resolving it: mount the real path.
+    [volume] = _services(compose)["kibana-objects"]["volumes"]
+    source, target, *_ = volume.split(":")
+    path = ROOT / source
+    assert not path.is_symlink(), volume
+    assert path.resolve() == (RESOURCES / "kibana").resolve(), volume
+    assert target == "/objects", volume
+    assert (path / "newsmon.ndjson").is_file(), volume
+
+
+def test_dockerignore_leaves_config_links_out_of_the_image() -> None:
+    # In the image they would dangle (the package sits in /opt/newsmon/src); the installed
+    # package carries the files.
+    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {"config/elasticsearch", "config/kibana"} <= {line.strip() for line in lines}
 
 
 # --- Kibana saved objects -----------------------------------------------------------------
@@ -264,7 +336,8 @@ def test_ndjson_objects_are_well_formed_and_references_resolve() -> None:
     for o in objs:
         assert {"id", "type", "attributes", "references"} <= o.keys(), o.get("id")
         assert o["attributes"].get("title"), o["id"]
-        assert o.get("coreMigrationVersion") and o.get("typeMigrationVersion"), o["id"]
+        assert o.get("coreMigrationVersion"), o["id"]
+        assert o.get("typeMigrationVersion"), o["id"]
         names = [r["name"] for r in o["references"]]
         assert len(names) == len(set(names)), f"{o['id']}: duplicate reference names"
         for ref in o["references"]:
@@ -346,7 +419,8 @@ def test_saved_searches_and_dashboard_content() -> None:
     assert "hamas_leadership" in _search_source(searches["Hamas leadership"])["query"]["query"]
     assert "turkey_israel" in _search_source(searches["Turkey–Israel"])["query"]["query"]
     [primary] = _search_source(searches["Unique stories"])["filter"]
-    assert primary["meta"]["key"] == "is_primary" and primary["meta"]["negate"] is False
+    assert primary["meta"]["key"] == "is_primary"
+    assert primary["meta"]["negate"] is False
     assert primary["query"] == {"match_phrase": {"is_primary": True}}
     [dashboard] = _by_type(objs, "dashboard")
     lens_fields = {

@@ -36,11 +36,14 @@ def test_loads_feeds_and_env(tmp_path: Path) -> None:
     }
     s = load_settings(make(tmp_path), env)
     assert [f.id for f in s.feeds] == ["wire-a", "wire-b"]
-    assert s.feeds[0].interval == 900 and s.feeds[1].interval is None
+    assert s.feeds[0].interval == 900
+    assert s.feeds[1].interval is None
     assert s.default_interval == 300
-    assert s.es.url == "https://es.internal:9200" and s.es.api_key == "k"
+    assert s.es.url == "https://es.internal:9200"
+    assert s.es.api_key == "k"
     assert s.index_prefix == "nm-test"
-    assert s.smtp.security == "tls" and s.smtp.port == 465
+    assert s.smtp.security == "tls"
+    assert s.smtp.port == 465
     assert s.allow_private_feeds is True
     assert s.subscribers == []
 
@@ -131,7 +134,8 @@ def test_example_subscribers_are_valid(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2] / "config"
     example = (root / "subscribers.example.yaml").read_text(encoding="utf-8")
     s = load_settings(make(tmp_path, subscribers=example), {})
-    assert s.subscribers and all(sub.alerts for sub in s.subscribers)
+    assert s.subscribers
+    assert all(sub.alerts for sub in s.subscribers)
 
 
 @pytest.mark.parametrize(

@@ -23,13 +23,18 @@ from monitor.dedupe import (
     annotate,
     apply_decision,
     assign_cluster,
+    compare,
     dedupe_records,
     detect_wire,
+    facts,
+    features,
+    memory,
     signature,
     title_key,
 )
 from monitor.models import Story
 from monitor.urls import canonical_url, story_id
+from tests.factories import NOW
 
 DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev-stories.jsonl"
 
@@ -462,7 +467,8 @@ def test_title_key_matches_within_an_outlet_but_not_generic_titles() -> None:
 def test_signature_is_deterministic_and_band_strings_are_short_keywords() -> None:
     s1 = signature("Ceasefire talks resume in Cairo", "Negotiators from both sides arrived today.")
     s2 = signature("Ceasefire talks resume in Cairo", "Negotiators from both sides arrived today.")
-    assert s1.bands == s2.bands and len(s1.bands) == BANDS
+    assert s1.bands == s2.bands
+    assert len(s1.bands) == BANDS
     assert all(re.fullmatch(r"b[0-9a-f]{2}:[0-9a-f]{12}", b) for b in s1.bands)
     assert len(set(s1.bands)) == BANDS  # the band index is part of the string
     assert s1.jaccard(s2) == 1.0
@@ -492,8 +498,8 @@ def test_copies_share_bands_and_join_the_first_story(label: str, a: Any, b: Any)
 @pytest.mark.parametrize(("label", "a", "b"), LOOKALIKES, ids=[c[0] for c in LOOKALIKES])
 def test_lookalikes_of_different_events_are_refused(label: str, a: Any, b: Any) -> None:
     sa, sb = _story(*a), _story(*b)
-    fa = dedupe._features(sa.title, sa.summary, None, sa.published)
-    fb = dedupe._features(sb.title, sb.summary, None, sb.published)
+    fa = compare._features(sa.title, sa.summary, None, sa.published)
+    fb = compare._features(sb.title, sb.summary, None, sb.published)
     # Text alone would merge them: the refusal has to come from the facts.
     assert dedupe.similarity(fa, fb) >= MERGE_SCORE
     for first, second in ((sa, sb), (sb, sa)):
@@ -509,9 +515,9 @@ def test_refusal_reasons_name_the_fact() -> None:
     reasons = {}
     for label, a, b in LOOKALIKES:
         sa, sb = _story(*a), _story(*b)
-        reasons[label] = dedupe._conflict(
-            dedupe._features(sa.title, sa.summary, None, sa.published),
-            dedupe._features(sb.title, sb.summary, None, sb.published),
+        reasons[label] = compare._conflict(
+            compare._features(sa.title, sa.summary, None, sa.published),
+            compare._features(sb.title, sb.summary, None, sb.published),
         )
     assert reasons["strike on a different day"] == "weekdays differ"
     assert (reasons["different casualty counts"] or "").startswith("numbers differ")
@@ -521,7 +527,7 @@ def test_refusal_reasons_name_the_fact() -> None:
 
 
 def test_number_formats_meet() -> None:
-    f = dedupe._facts
+    f = facts._facts
     assert f("killing 35,000 people").numbers == f("35.000 kişi öldü").numbers == {"35000"}
     assert f("6,2 büyüklüğünde").numbers == f("magnitude 6.2").numbers == {"6.2"}
     assert f("قتل ٢٨ شخصا").numbers == f("killed 28").numbers == {"28"}
@@ -547,7 +553,8 @@ def test_a_copy_outside_the_window_starts_a_new_cluster() -> None:
     assert assign_cluster(sb, lookup, window_days=30).reason == "near"
     sb.published = datetime(2024, 8, 29, tzinfo=UTC)
     refused = assign_cluster(sb, lookup, window_days=30)
-    assert refused.reason == "new" and "published days apart" in refused.note
+    assert refused.reason == "new"
+    assert "published days apart" in refused.note
 
 
 # ---- lookup ----------------------------------------------------------------------------------
@@ -565,7 +572,8 @@ def test_memory_lookup_replaces_on_re_add_and_filters_by_time() -> None:
     assert lookup.by_bands(sa.lsh_bands, later) == []
     got = lookup.exact(sa.canonical_url, None, "", "")
     assert got == [Candidate.from_story(sa)]
-    assert got[0].cluster_id == sa.id and got[0].first_seen == sa.fetched_at
+    assert got[0].cluster_id == sa.id
+    assert got[0].first_seen == sa.fetched_at
 
 
 def test_candidates_with_missing_fields_are_tolerated() -> None:
@@ -708,7 +716,7 @@ def test_dedupe_records_contract() -> None:
         },
         {"url": "https://c.example/only-url", "title": "No id given"},
     ]
-    out = list(dedupe_records(recs))
+    out = list(dedupe_records(recs, NOW))
     assert [set(o) for o in out] == [{"id", "cluster_id"}] * 3
     assert out[0] == {"id": "r1", "cluster_id": "r1"}
     assert out[1] == {"id": "r2", "cluster_id": "r1"}  # same canonical URL
@@ -733,7 +741,7 @@ def test_dev_set_precision_and_recall(seed: int | None) -> None:
     order = rows[:]
     if seed is not None:
         random.Random(seed).shuffle(order)
-    clusters = {o["id"]: o["cluster_id"] for o in dedupe_records(order)}
+    clusters = {o["id"]: o["cluster_id"] for o in dedupe_records(order, NOW)}
     tp, fp, fn = _pairwise(rows, clusters)
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
@@ -758,7 +766,7 @@ def test_dev_set_precision_and_recall(seed: int | None) -> None:
 def test_cached_words_are_text_tokens(text: str) -> None:
     from monitor.text import tokens
 
-    assert dedupe._words(text) == tokens(text)
+    assert features._words(text) == tokens(text)
 
 
 # Keys as real band keys look: the band index in the top byte, a uniform digest below.
@@ -771,7 +779,7 @@ _KEY_POOL = [(i % 128) << 48 | random.Random(i).getrandbits(48) for i in range(4
     st.sampled_from([1, 7, 50]),
 )
 def test_band_index_matches_a_plain_dict(posts: list[list[int]], limit: int) -> None:
-    index = dedupe._BandIndex(buffer_limit=limit)  # small, so postings are merged often
+    index = memory._BandIndex(buffer_limit=limit)  # small, so postings are merged often
     plain: dict[int, list[int]] = {}
     for slot, keys in enumerate(posts):
         index.add(keys, slot)
@@ -786,7 +794,7 @@ def test_band_index_matches_a_plain_dict(posts: list[list[int]], limit: int) -> 
 
 def test_memory_lookup_after_many_stories_still_finds_copies_and_replaces() -> None:
     lookup = MemoryLookup()
-    lookup._index = dedupe._BandIndex(buffer_limit=300)  # force flushes with few stories
+    lookup._index = memory._BandIndex(buffer_limit=300)  # force flushes with few stories
     base = datetime(2024, 3, 1, tzinfo=UTC)
     fillers = []
     for i in range(40):

@@ -33,7 +33,9 @@ def test_score_arithmetic() -> None:
 def test_empty_score_is_perfect_and_all_wrong_is_zero() -> None:
     assert Score().f1 == 1.0
     wrong = Score(tp=0, fp=2, fn=3)
-    assert wrong.precision == 0.0 and wrong.recall == 0.0 and wrong.f1 == 0.0
+    assert wrong.precision == 0.0
+    assert wrong.recall == 0.0
+    assert wrong.f1 == 0.0
 
 
 def _tiny_tagger() -> Tagger:
@@ -101,7 +103,9 @@ def test_report_is_json_and_renders() -> None:
     for table in render_eval(report):
         console.print(table)
     text = console.export_text()
-    assert "red_topic" in text and "Misses (2)" in text and "fr" in text
+    assert "red_topic" in text
+    assert "Misses (2)" in text
+    assert "fr" in text
 
 
 def test_default_people_universe_is_the_corpus_list() -> None:

@@ -27,7 +27,8 @@ def test_render_multipart_escapes_html_and_inlines_css() -> None:
     html = msg.get_body(preferencelist=("html",)).get_content()
     assert "Talks <b>resume</b> & more" in text  # plain text is not escaped
     assert "&lt;b&gt;resume&lt;/b&gt; &amp; more" in html  # HTML is
-    assert "<style" not in html and 'style="' in html
+    assert "<style" not in html
+    assert 'style="' in html
     assert "Also reported by: Outlet B" in text
     assert "Khalil al-Hayya" in html
 

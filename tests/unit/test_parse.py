@@ -194,7 +194,8 @@ def item_dated(date_xml: str) -> str:
 def test_dates_are_converted_to_utc(date_xml: str, expected: datetime) -> None:
     story = parse(item_dated(date_xml), fetched_at=datetime(2024, 2, 1, tzinfo=UTC)).stories[0]
     assert story.published == expected.replace(tzinfo=UTC)
-    assert story.published is not None and story.published.utcoffset() == timedelta(0)
+    assert story.published is not None
+    assert story.published.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize(
@@ -323,7 +324,8 @@ def test_entry_without_link_gets_a_guid_id_scoped_to_its_feed() -> None:
     item = "<item><title>Bulletin</title><guid isPermaLink='false'>bulletin-7</guid></item>"
     a = parse(rss(item), feed_id="feed-a").stories[0]
     b = parse(rss(item), feed_id="feed-b").stories[0]
-    assert a.url == "" and a.canonical_url == ""
+    assert a.url == ""
+    assert a.canonical_url == ""
     assert a.id == story_id(None, "bulletin-7", "feed-a")
     assert a.id != b.id
 
@@ -350,7 +352,8 @@ def test_entries_without_title_and_link_are_skipped_with_a_warning() -> None:
     assert [s.title for s in result.stories] == ["Kept"]
     assert result.error is None
     assert len(result.warnings) == 1
-    assert "entry 1" in result.warnings[0] and "skipped" in result.warnings[0]
+    assert "entry 1" in result.warnings[0]
+    assert "skipped" in result.warnings[0]
 
 
 def test_entry_with_neither_link_nor_guid_is_skipped() -> None:
@@ -416,7 +419,8 @@ def test_malformed_feed_without_entries_is_an_error_in_one_line() -> None:
 def test_non_feeds_are_errors(body: bytes) -> None:
     result = parse(body)
     assert result.stories == []
-    assert result.error is not None and result.error.startswith("malformed feed")
+    assert result.error is not None
+    assert result.error.startswith("malformed feed")
 
 
 def test_broken_xml_with_readable_entries_keeps_them_and_warns() -> None:

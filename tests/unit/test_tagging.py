@@ -145,7 +145,9 @@ def test_hebrew_prefixes(tagger: Tagger, text: str, person: str | None, place: s
 )
 def test_no_match_inside_other_words(tagger: Tagger, text: str) -> None:
     r = tag(tagger, text)
-    assert r.people == [] and r.orgs == [] and "Israel" not in r.places
+    assert r.people == []
+    assert r.orgs == []
+    assert "Israel" not in r.places
 
 
 def test_longest_match_wins(tagger: Tagger) -> None:
@@ -201,8 +203,10 @@ def test_capitalised_turkey_is_the_country(tagger: Tagger) -> None:
 def test_arabic_torch_is_not_khaled_mashal(tagger: Tagger) -> None:
     article = tag(tagger, "وصول المشعل إلى أثينا", "حمل العداؤون المشعل عبر المدينة.", "ar")
     near = tag(tagger, "مشعل الألعاب الأولمبية يضاء في أولمبيا", "", "ar")
-    assert article.people == [] and near.people == []
-    assert H not in article.topics and H not in near.topics
+    assert article.people == []
+    assert near.people == []
+    assert H not in article.topics
+    assert H not in near.topics
 
 
 def test_bare_mashal_in_a_hamas_story_is_khaled_mashal(tagger: Tagger) -> None:
@@ -265,7 +269,8 @@ def test_hamas_as_an_organisation_only_is_not_leadership(tagger: Tagger) -> None
 
 def test_hamad_airport_is_not_ghazi_hamad(tagger: Tagger) -> None:
     r = tag(tagger, "Hamad International named best airport again", "", "en")
-    assert r.people == [] and H not in r.topics
+    assert r.people == []
+    assert H not in r.topics
 
 
 def test_turkey_among_many_countries_is_not_bilateral(tagger: Tagger) -> None:
@@ -412,7 +417,8 @@ def test_evidence_points_at_the_original_text(tagger: Tagger) -> None:
     r = tag(tagger, title, summary, "tr")
     ev = r.evidence["topics"]
     assert set(ev) == {H, T}
-    assert ev[H]["tagged"] is True and ev[H]["score"] == r.scores[H]
+    assert ev[H]["tagged"] is True
+    assert ev[H]["score"] == r.scores[H]
     rules = {x["rule"] for x in ev[H]["rules"]}
     assert "leader_named_in_title" in rules
     for topic in ev.values():
@@ -433,7 +439,8 @@ def test_evidence_points_at_the_original_text(tagger: Tagger) -> None:
 
 def test_scores_cover_every_topic(tagger: Tagger) -> None:
     r = tag(tagger, "Weather in Paris is mild", "", "en")
-    assert r.topics == [] and r.scores == {H: 0.0, T: 0.0}
+    assert r.topics == []
+    assert r.scores == {H: 0.0, T: 0.0}
     assert r.evidence == {"topics": {}}
 
 
@@ -448,7 +455,8 @@ def test_tag_record_is_the_cli_contract(tagger: Tagger) -> None:
         },
     )
     assert set(out) == {"id", "topics", "people", "orgs", "places", "lang", "evidence"}
-    assert out["id"] == "x1" and out["lang"] == "en"
+    assert out["id"] == "x1"
+    assert out["lang"] == "en"
     assert out["people"] == ["Hakan Fidan"]
     assert out["topics"] == [T]
     assert out["evidence"]["scores"][T] >= 1.0
@@ -545,7 +553,8 @@ def _minimal() -> dict[str, Any]:
 def test_minimal_taxonomy_works() -> None:
     tg = Tagger(parse_taxonomy(_minimal(), "mini.yaml"))
     r = tg.tag("Ann Example meets officials in Bland", "")
-    assert r.topics == ["demo"] and r.scores["demo"] == 1.5
+    assert r.topics == ["demo"]
+    assert r.scores["demo"] == 1.5
 
 
 def _error(mutate: Any) -> str:
@@ -561,37 +570,44 @@ def _error(mutate: Any) -> str:
 
 def test_error_unknown_tag_names_topic_and_rule() -> None:
     msg = _error(lambda d: d["topics"]["demo"]["rules"][0].update(a=["side_x"]))
-    assert "topic 'demo' rule 'pair_up'" in msg and "unknown tag 'side_x'" in msg
+    assert "topic 'demo' rule 'pair_up'" in msg
+    assert "unknown tag 'side_x'" in msg
 
 
 def test_error_unknown_rule_kind() -> None:
     msg = _error(lambda d: d["topics"]["demo"]["rules"][1].update(kind="nearby"))
-    assert "topic 'demo' rule 'talking'" in msg and "kind must be one of" in msg
+    assert "topic 'demo' rule 'talking'" in msg
+    assert "kind must be one of" in msg
 
 
 def test_error_missing_weight() -> None:
     msg = _error(lambda d: d["topics"]["demo"]["rules"][0].pop("weight"))
-    assert "rule 'pair_up'" in msg and "missing 'weight'" in msg
+    assert "rule 'pair_up'" in msg
+    assert "missing 'weight'" in msg
 
 
 def test_error_bad_scope_for_kind() -> None:
     msg = _error(lambda d: d["topics"]["demo"]["rules"][0].update({"in": "lead"}))
-    assert "rule 'pair_up'" in msg and "'in' must be one of title, sentence, story" in msg
+    assert "rule 'pair_up'" in msg
+    assert "'in' must be one of title, sentence, story" in msg
 
 
 def test_error_typo_in_rule_key() -> None:
     msg = _error(lambda d: d["topics"]["demo"]["rules"][1].update(windw=3))
-    assert "rule 'talking'" in msg and "unknown key 'windw'" in msg
+    assert "rule 'talking'" in msg
+    assert "unknown key 'windw'" in msg
 
 
 def test_error_duplicate_rule_id() -> None:
     msg = _error(lambda d: d["topics"]["demo"]["rules"][1].update(id="pair_up"))
-    assert "rule 'pair_up'" in msg and "duplicate rule id" in msg
+    assert "rule 'pair_up'" in msg
+    assert "duplicate rule id" in msg
 
 
 def test_error_threshold_unreachable() -> None:
     msg = _error(lambda d: d["topics"]["demo"].update(threshold=5))
-    assert "topic 'demo'" in msg and "cannot reach the threshold" in msg
+    assert "topic 'demo'" in msg
+    assert "cannot reach the threshold" in msg
 
 
 def test_error_window_not_a_number() -> None:
@@ -601,17 +617,20 @@ def test_error_window_not_a_number() -> None:
 
 def test_error_entity_unknown_tag() -> None:
     msg = _error(lambda d: d["people"][0].update(tags=["nobody"]))
-    assert "people[1] 'Ann Example'" in msg and "unknown tag 'nobody'" in msg
+    assert "people[1] 'Ann Example'" in msg
+    assert "unknown tag 'nobody'" in msg
 
 
 def test_error_guard_on_a_foreign_alias() -> None:
     msg = _error(lambda d: d["people"][0].update(guards=[{"aliases": ["Bob"], "case": "upper"}]))
-    assert "'Ann Example' guards[1]" in msg and "'Bob' is not one of this entity's aliases" in msg
+    assert "'Ann Example' guards[1]" in msg
+    assert "'Bob' is not one of this entity's aliases" in msg
 
 
 def test_error_watch_must_be_a_flag() -> None:
     msg = _error(lambda d: d["people"][0].update(watch="no"))
-    assert "'Ann Example'.watch" in msg and "expected true or false" in msg
+    assert "'Ann Example'.watch" in msg
+    assert "expected true or false" in msg
 
 
 def test_error_star_in_the_middle_and_too_short() -> None:
@@ -622,7 +641,8 @@ def test_error_star_in_the_middle_and_too_short() -> None:
 def test_error_duplicate_entity_and_lookalike_clash() -> None:
     assert "duplicate of" in _error(lambda d: d["people"].append(copy.deepcopy(d["people"][0])))
     msg = _error(lambda d: d.update(lookalikes=[{"why": "x", "phrases": ["Bland"]}]))
-    assert "lookalikes[1]" in msg and "also an alias" in msg
+    assert "lookalikes[1]" in msg
+    assert "also an alias" in msg
 
 
 def test_error_bad_yaml_and_missing_file(tmp_path: Path) -> None:

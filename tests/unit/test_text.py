@@ -154,7 +154,9 @@ def test_match_form_offsets_point_into_the_original(s: str) -> None:
     assert len(mt) == len(offsets)
     assert offsets == sorted(offsets)
     assert all(0 <= o < len(s) for o in offsets)
-    assert "  " not in mt and not mt.startswith(" ") and not mt.endswith(" ")
+    assert "  " not in mt
+    assert not mt.startswith(" ")
+    assert not mt.endswith(" ")
 
 
 @given(mixed_text)

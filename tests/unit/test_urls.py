@@ -85,13 +85,14 @@ def test_non_web_identifiers_and_empty_input() -> None:
 def test_story_id_is_stable_and_prefers_the_url() -> None:
     a = story_id(canonical_url("https://www.example.org/a/?utm_source=x"))
     assert a == story_id("https://example.org/a")
-    assert len(a) == 40 and int(a, 16) >= 0
+    assert len(a) == 40
+    assert int(a, 16) >= 0
     assert story_id("https://example.org/a", guid="g-1", feed_id="f") == a
     by_guid = story_id(None, guid="g-1", feed_id="f")
     assert by_guid == story_id("", guid="g-1", feed_id="f")
     assert by_guid != story_id(None, guid="g-1", feed_id="other-feed")
     assert by_guid != a
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs a link or a GUID"):
         story_id(None, None)
 
 

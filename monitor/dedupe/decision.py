@@ -1,0 +1,217 @@
+"""The cluster decision: which earlier story, if any, a new story is a copy of.
+
+Exact keys first (canonical URL, feed GUID, title key), then near-duplicates found by shared LSH
+bands and verified in full. Pure given a `CandidateLookup`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from monitor.dedupe.compare import _conflict, _features, _Text, similarity
+from monitor.dedupe.features import _join, _keep, detect_wire, headline, title_key
+from monitor.dedupe.minhash import signature
+from monitor.models import Story
+
+# ---- parameters ------------------------------------------------------------------------------
+MAX_CANDIDATES = 50  # what a lookup returns at most
+MAX_VERIFY = 20  # candidates compared in full; copies share the most bands, so they rank first
+
+# On the blend in `similarity`, rewritten and trimmed copies of one story score about 0.5-0.85
+# and different stories on the same subject 0.3 at most; look-alikes of different events score
+# high too, and are told apart by `_conflict`, not by this threshold.
+MERGE_SCORE = 0.40
+MIN_TITLE_KEY_TOKENS = 4  # "Live updates", "Morning briefing" recur daily under one title
+
+
+# ---- candidates and decisions ----------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """An earlier story, as the lookup returns it (all fields come from the stored document)."""
+
+    id: str
+    cluster_id: str
+    outlet: str
+    canonical_url: str
+    guid: str | None
+    title: str
+    summary: str
+    content: str | None
+    title_key: str
+    lsh_bands: list[str]
+    published: datetime | None
+    first_seen: datetime | None  # the story's fetched_at
+
+    @classmethod
+    def from_story(cls, story: Story) -> Candidate:
+        """The candidate view of a story that has been through `assign_cluster`."""
+        return cls(
+            id=story.id,
+            cluster_id=story.cluster_id or story.id,
+            outlet=story.outlet,
+            canonical_url=story.canonical_url,
+            guid=story.guid,
+            title=story.title,
+            summary=story.summary,
+            content=story.content,
+            title_key=story.title_key or title_key(story.title),
+            lsh_bands=list(story.lsh_bands),
+            published=story.published,
+            first_seen=story.fetched_at,
+        )
+
+
+class CandidateLookup(Protocol):
+    """Where earlier stories come from: Elasticsearch in the pipeline, memory elsewhere."""
+
+    def exact(
+        self, canonical_url: str, guid: str | None, title_key: str, outlet: str
+    ) -> list[Candidate]:
+        """Stories with this canonical URL, or this GUID, or this title key from this outlet."""
+        ...
+
+    def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
+        """Stories first seen at or after `since` sharing at least one LSH band."""
+        ...
+
+
+@dataclass
+class Decision:
+    """Where a story belongs. `reason`: seen | url | guid | title | near | new."""
+
+    cluster_id: str
+    is_primary: bool
+    matched_id: str | None
+    reason: str
+    score: float
+    note: str = ""  # for the log: what was matched or why a close candidate was refused
+
+
+def _candidate_features(c: Candidate) -> _Text:
+    return _features(
+        headline(c.title or "", c.outlet or ""), c.summary or "", c.content, _utc(c.published)
+    )
+
+
+def _cluster_of(c: Candidate) -> str:
+    return c.cluster_id or c.id
+
+
+def _seen_key(c: Candidate) -> tuple[datetime, str]:
+    return (_utc(c.first_seen) or datetime.max.replace(tzinfo=UTC), c.id)
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 7) -> Decision:
+    """Decide the cluster of a story from earlier stories in the lookup. Pure given the lookup."""
+    key = story.title_key or title_key(story.title)
+    bands = story.lsh_bands or signature(story.title, story.summary, story.content).bands
+    since = story.fetched_at.astimezone(UTC) - timedelta(days=window_days)
+    me: _Text | None = None
+
+    def mine() -> _Text:
+        nonlocal me
+        if me is None:
+            me = _features(
+                headline(story.title, story.outlet),
+                story.summary,
+                story.content,
+                _utc(story.published),
+            )
+        return me
+
+    exact = lookup.exact(story.canonical_url, story.guid, key, story.outlet)
+    for c in exact:
+        if c.id == story.id:
+            return _seen(story, c)
+    matches: list[tuple[Candidate, str]] = []
+    for c in exact:
+        if story.canonical_url and c.canonical_url == story.canonical_url:
+            matches.append((c, "url"))
+        elif story.guid and c.guid == story.guid and c.outlet == story.outlet:
+            matches.append((c, "guid"))
+        elif (
+            key
+            and c.title_key == key
+            and c.outlet == story.outlet
+            and len(key.split()) >= MIN_TITLE_KEY_TOKENS
+            and (_utc(c.first_seen) or since) >= since
+        ):
+            other = _candidate_features(c)
+            if _conflict(mine(), other) is None:
+                matches.append((c, "title"))
+    if matches:
+        c, reason = min(matches, key=lambda m: _seen_key(m[0]))
+        return Decision(_cluster_of(c), False, c.id, reason, 1.0, note=f"{reason} of {c.id}")
+
+    best: tuple[float, Candidate] | None = None
+    refused: list[str] = []
+    found = lookup.by_bands(bands, since) if bands else []
+    for c in found:
+        if c.id == story.id:
+            return _seen(story, c)
+    mine_bands = set(bands)
+    my_title = {t for t in key.split() if _keep(t)}
+    ranked = []
+    for c in found:
+        if (_utc(c.first_seen) or since) < since:
+            continue
+        shared = len(mine_bands.intersection(c.lsh_bands or ()))
+        # One shared band is an estimated Jaccard under 0.1: a copy that weak would also need
+        # its headline to share words to reach MERGE_SCORE, so skip the full comparison when
+        # the headlines share none (this keeps cost flat as same-topic stories pile up).
+        if shared < 2 and not my_title.intersection((c.title_key or "").split()):
+            continue
+        ranked.append((-shared, _seen_key(c), c))
+    # Most shared bands (highest estimated Jaccard) first, whatever order the lookup used.
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    for _shared, _key, c in ranked[:MAX_VERIFY]:
+        other = _candidate_features(c)
+        score = similarity(mine(), other)
+        if score < MERGE_SCORE:
+            continue
+        why = _conflict(mine(), other)
+        if why:
+            refused.append(f"{c.id}: {why}")
+            continue
+        if best is None or (score, _neg(c)) > (best[0], _neg(best[1])):
+            best = (score, c)
+    if best is not None:
+        score, c = best
+        return Decision(_cluster_of(c), False, c.id, "near", round(score, 4), note=f"near {c.id}")
+    return Decision(story.id, True, None, "new", 0.0, note="; ".join(refused))
+
+
+def _neg(c: Candidate) -> tuple[float, str]:
+    # Prefer the earliest-seen candidate among equal scores; ids break the remaining ties.
+    first = _utc(c.first_seen)
+    return (-(first.timestamp() if first else float("inf")), c.id)
+
+
+def _seen(story: Story, c: Candidate) -> Decision:
+    cluster = _cluster_of(c)
+    return Decision(cluster, cluster == story.id, None, "seen", 1.0, note="already stored")
+
+
+def annotate(story: Story) -> Story:
+    """Fill the dedupe fields that depend on the story alone: title_key, lsh_bands, wire."""
+    story.title_key = title_key(story.title)
+    story.lsh_bands = signature(story.title, story.summary, story.content).bands
+    story.wire = detect_wire(_join(story.summary, story.content))
+    return story
+
+
+def apply_decision(story: Story, decision: Decision) -> Story:
+    """Copy a decision onto the story (cluster_id, is_primary)."""
+    story.cluster_id = decision.cluster_id
+    story.is_primary = decision.is_primary
+    return story

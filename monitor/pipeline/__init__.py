@@ -1,0 +1,35 @@
+"""Units of work shared by the CLI and the Airflow DAGs: init, poll, alerts, digests, upkeep.
+
+Each takes validated Settings (and optionally the instant it runs at; by default it reads the
+clock once) and returns a JSON-able report, so a DAG task can hand it to XCom and the CLI can
+print it as a table or JSON. Data flows one way:
+fetch -> parse -> dedupe -> tag -> store -> alerts (match -> ledger -> render -> send).
+
+Modules, one job each: `polling` (the poll), `delivery` (instant alerts and digests),
+`maintenance` (retention, health, re-tagging), `cycle` (init and one whole cycle) and
+`context` (the store and the compiled taxonomy every unit starts from).
+"""
+
+from monitor.pipeline.context import open_store, tagger_for
+from monitor.pipeline.cycle import config_summary, init, run_once
+from monitor.pipeline.delivery import send_alerts, send_digests
+from monitor.pipeline.maintenance import feed_health, maintain, retag
+from monitor.pipeline.polling import DUE_SLACK, due_feeds, enrich, feed_batches, poll
+
+__all__ = [
+    "DUE_SLACK",
+    "config_summary",
+    "due_feeds",
+    "enrich",
+    "feed_batches",
+    "feed_health",
+    "init",
+    "maintain",
+    "open_store",
+    "poll",
+    "retag",
+    "run_once",
+    "send_alerts",
+    "send_digests",
+    "tagger_for",
+]

@@ -1,0 +1,173 @@
+"""Sending alerts: instant alerts over the stories indexed since the last run, and the digests
+that are due. Each e-mail is claimed in the ledger before it is sent, so nothing goes twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor import alerts as rules
+from monitor.clock import utcnow
+from monitor.config import AlertRule, Settings, Subscriber
+from monitor.mail import Mailer, MailError, render
+from monitor.models import Delivery, Story
+from monitor.pipeline.context import open_store
+from monitor.store import Store
+
+__all__ = ["ALERT_FIRST_RUN", "ALERT_OVERLAP", "send_alerts", "send_digests"]
+
+log = logging.getLogger(__name__)
+
+ALERT_OVERLAP = timedelta(minutes=15)
+ALERT_FIRST_RUN = timedelta(hours=24)
+
+
+def _deliver(
+    store: Store, settings: Settings, mails: Sequence[rules.PlannedMail], now: datetime
+) -> dict[str, Any]:
+    """Claim each mail in the ledger, send it, mark it; a claimed-before mail is skipped."""
+    sent, skipped, failed = 0, 0, []
+    if not mails:
+        return {"sent": 0, "already_sent": 0, "failed": []}
+    with Mailer(settings.smtp) as mailer:
+        for m in mails:
+            d = Delivery(
+                id=m.delivery_id,
+                subscriber=m.subscriber.email,
+                alert=m.rule.name,
+                mode=m.mode,
+                story_ids=[h.id for h in m.stories],
+                cluster_ids=[h.cluster_id for h in m.stories],
+                status="pending",
+                created_at=now,
+                period=m.period,
+            )
+            if not store.ledger.claim(d):
+                skipped += 1
+                continue
+            try:
+                mailer.send(render(m, settings.smtp.mail_from))
+            except MailError as e:
+                store.ledger.mark(d.id, "failed", now=now, error=str(e))
+                log.warning("delivery %s to %s failed: %s", d.id, d.subscriber, e)
+                failed.append(str(e))
+                continue
+            store.ledger.mark(d.id, "sent", now=now)
+            log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
+            sent += 1
+    return {"sent": sent, "already_sent": skipped, "failed": failed}
+
+
+def _attach_outlets(store: Store, mails: Sequence[rules.PlannedMail]) -> None:
+    outlets = store.stories.cluster_outlets(
+        sorted({h.cluster_id for m in mails for h in m.stories})
+    )
+    for m in mails:
+        for h in m.stories:
+            others = set(outlets.get(h.cluster_id, [])) | set(h.also_reported_by)
+            h.also_reported_by = sorted(others - {h.outlet})
+
+
+def _owed(store: Store, delivery_id: str) -> bool:
+    """Not in the ledger yet, or failed before the server accepted it."""
+    cur = store.ledger.get(delivery_id)
+    return cur is None or cur.status == "failed"
+
+
+Rule = tuple[Subscriber, AlertRule]
+
+
+def _split_rule_errors(
+    pairs: Sequence[Rule], results: Sequence[list[Story] | str]
+) -> tuple[list[Rule], list[list[Story]], list[str]]:
+    """Rules whose query ran (with their results) apart from one line per refused query."""
+    ok_pairs: list[Rule] = []
+    ok_results: list[list[Story]] = []
+    errors: list[str] = []
+    for pair, res in zip(pairs, results, strict=True):
+        if isinstance(res, str):
+            errors.append(f"{pair[0].email} / {pair[1].name}: invalid query: {res}")
+        else:
+            ok_pairs.append(pair)
+            ok_results.append(res)
+    return ok_pairs, ok_results, errors
+
+
+def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Instant alerts over stories indexed since the last run (one e-mail per rule and cluster)."""
+    store = open_store(settings)
+    now = now or utcnow()
+    pairs = rules.instant_rules(settings.subscribers)
+    if not pairs:
+        return {
+            "rules": 0,
+            "matched": 0,
+            "sent": 0,
+            "already_sent": 0,
+            "failed": [],
+            "rule_errors": [],
+        }
+    store.refresh()
+    cursor = store.feeds.get_cursor("instant")
+    start = rules.window_start(cursor, now, overlap=ALERT_OVERLAP, first_run=ALERT_FIRST_RUN)
+    results = store.stories.search_window([r.query for _, r in pairs], start, now)
+    ok_pairs, ok_results, rule_errors = _split_rule_errors(pairs, results)
+    for e in rule_errors:
+        log.warning("alert rule skipped: %s", e)
+    mails = rules.plan_instant(ok_pairs, ok_results)
+    # Mails already in the ledger are dropped first, so no SMTP connection is opened just to
+    # skip them (the claim still guards against races).
+    todo = [m for m in mails if _owed(store, m.delivery_id)]
+    _attach_outlets(store, todo)
+    try:
+        outcome = _deliver(store, settings, todo, now)
+    except MailError as e:  # the server is down: keep the cursor so the window is retried
+        log.error("alerts not sent: %s", e)
+        return {
+            "rules": len(pairs),
+            "matched": len(mails),
+            "sent": 0,
+            "already_sent": len(mails) - len(todo),
+            "failed": [str(e)],
+            "rule_errors": rule_errors,
+        }
+    if not outcome["failed"]:
+        store.feeds.set_cursor("instant", now)
+    outcome["already_sent"] += len(mails) - len(todo)
+    return {"rules": len(pairs), "matched": len(mails), **outcome, "rule_errors": rule_errors}
+
+
+def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Send each digest whose latest slot has passed and is not in the ledger yet."""
+    store = open_store(settings)
+    now = now or utcnow()
+    due: list[tuple[rules.PlannedMail, datetime, datetime]] = []
+    for sub, rule in rules.digest_rules(settings.subscribers):
+        key, start, end = rules.digest_slot(rule.digest or "daily 07:00", sub.timezone, now)
+        did = rules.digest_delivery_id(sub.email, rule.name, key)
+        if not _owed(store, did):
+            continue
+        mail = rules.PlannedMail(did, sub, rule, "digest", [], period=key, window=(start, end))
+        due.append((mail, start, end))
+    if not due:
+        return {"digests_due": 0, "sent": 0, "already_sent": 0, "failed": [], "rule_errors": []}
+    store.refresh()
+    mails, rule_errors = [], []
+    for mail, start, end in due:
+        res = store.stories.search_window([mail.rule.query], start, end, size=200)[0]
+        if isinstance(res, str):
+            rule_errors.append(f"{mail.subscriber.email} / {mail.rule.name}: invalid query: {res}")
+            continue
+        mail.stories = rules.hits_by_cluster(res)
+        if mail.stories:  # no empty digests
+            mails.append(mail)
+    _attach_outlets(store, mails)
+    try:
+        outcome = _deliver(store, settings, mails, now)
+    except MailError as e:
+        log.error("digests not sent: %s", e)
+        outcome = {"sent": 0, "already_sent": 0, "failed": [str(e)]}
+    return {"digests_due": len(due), **outcome, "rule_errors": rule_errors}

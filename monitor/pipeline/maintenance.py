@@ -1,0 +1,115 @@
+"""Keeping newsmon healthy: retention, merging finished months, the health report, re-tagging."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.clock import utcnow
+from monitor.config import Settings
+from monitor.models import Story
+from monitor.pipeline.context import open_store, tagger_for
+from monitor.store import retention_cutoff
+
+__all__ = ["STUCK_AFTER", "feed_health", "maintain", "retag"]
+
+log = logging.getLogger(__name__)
+
+# A delivery still pending this long after it was claimed died mid-send (see the ledger).
+STUCK_AFTER = timedelta(hours=1)
+
+
+def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Drop story months past retention; report failing feeds and stuck deliveries."""
+    store = open_store(settings)
+    now = now or utcnow()
+    dropped = store.lifecycle.drop_months_before(retention_cutoff(now, settings.retention_months))
+    for name in dropped:
+        log.info("retention: dropped %s", name)
+    compacted = store.lifecycle.compact_finished_months(now)
+    states = {s.feed_id: s for s in store.feeds.all()}
+    unhealthy = []
+    for f in settings.feeds:
+        st = states.get(f.id)
+        if st is None:
+            unhealthy.append({"feed": f.id, "problem": "never polled"})
+        elif st.consecutive_failures:
+            unhealthy.append(
+                {"feed": f.id, "problem": f"{st.consecutive_failures} failures: {st.last_error}"}
+            )
+        elif st.last_success and now - st.last_success > timedelta(days=1):
+            unhealthy.append(
+                {"feed": f.id, "problem": f"no success since {st.last_success:%Y-%m-%d %H:%M}Z"}
+            )
+    stuck = [
+        d.id
+        for d in store.ledger.list(status="pending")
+        if d.created_at and now - d.created_at > STUCK_AFTER
+    ]
+    for row in unhealthy:
+        log.warning("feed %s: %s", row["feed"], row["problem"])
+    if stuck:
+        log.warning("%d deliveries stuck in pending (check the SMTP log): %s", len(stuck), stuck)
+    return {
+        "dropped_indices": dropped,
+        "compacted_indices": compacted,
+        "unhealthy_feeds": unhealthy,
+        "stuck_deliveries": stuck,
+    }
+
+
+def feed_health(settings: Settings) -> dict[str, Any]:
+    """Per configured feed: last poll, last success, failures, stories, last error."""
+    states = open_store(settings).feeds.load([f.id for f in settings.feeds])
+    rows = []
+    for f in settings.feeds:
+        st = states.get(f.id)
+        rows.append(
+            {
+                "feed": f.id,
+                "last_polled": st.last_polled.isoformat() if st and st.last_polled else None,
+                "last_success": st.last_success.isoformat() if st and st.last_success else None,
+                "failures": st.consecutive_failures if st else 0,
+                "stories": st.stories_total if st else 0,
+                "error": st.last_error if st else None,
+            }
+        )
+    return {"feeds": rows}
+
+
+def _tags(s: Story) -> tuple[object, ...]:
+    return (s.topics, s.topic_scores, s.evidence, s.people, s.orgs, s.places)
+
+
+def retag(
+    settings: Settings,
+    since: timedelta,
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Re-tag stored stories first seen within `since` with the current taxonomy (idempotent)."""
+    store = open_store(settings)
+    tagger = tagger_for(settings)
+    cutoff = (now or utcnow()) - since
+    store.refresh()  # stories a poll indexed a moment ago are re-tagged too
+    total = store.stories.count_since(cutoff)
+    changed = 0
+
+    def updates() -> Iterator[tuple[str, Story]]:
+        nonlocal changed
+        for n, (index, s) in enumerate(store.stories.scroll_since(cutoff), 1):
+            before = _tags(s)
+            r = tagger.tag(s.title, s.summary, s.content, s.lang)
+            s.topics, s.topic_scores, s.evidence = r.topics, r.scores, r.evidence
+            s.people, s.orgs, s.places = r.people, r.orgs, r.places
+            if progress:
+                progress(n)
+            if _tags(s) != before:
+                changed += 1
+                yield index, s
+
+    updated, errors = store.stories.update_tags(updates())
+    log.info("retag: %d stories, %d changed, %d updated", total, changed, updated)
+    return {"stories": total, "changed": changed, "updated": updated, "errors": errors[:10]}

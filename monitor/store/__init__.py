@@ -1,0 +1,34 @@
+"""The only package that talks to Elasticsearch, and the only code that knows what a
+document or a query looks like. Everything above it works with typed records.
+
+Modules:
+
+- `names`: index and alias names (``{prefix}-stories-YYYY.MM`` behind ``{prefix}-stories``,
+  ``{prefix}-feeds``, ``{prefix}-deliveries``), monthly index and retention arithmetic.
+- `documents`: records to and from documents (Story, Candidate, FeedState, Delivery).
+- `errors`: `StoreError`, the one error raised for any Elasticsearch failure.
+- `lifecycle`: templates and first indices, retention by month, merging finished months.
+- `stories`: creating stories, look-ups by id, cluster counts, alert searches, re-tagging.
+- `lookup`: dedupe candidates (exact keys and LSH bands) for the cluster decision.
+- `feeds`: feed polling state and alert cursors.
+- `ledger`: the delivery ledger (claim before send, mark after).
+- `client`: `connect`, and `Store`, which holds one of each of the above.
+"""
+
+from monitor.store.client import Store, connect, open_store
+from monitor.store.errors import StoreError
+from monitor.store.lookup import StoreLookup
+from monitor.store.names import IndexNames, monthly_index, retention_cutoff
+from monitor.store.stories import IndexReport
+
+__all__ = [
+    "IndexNames",
+    "IndexReport",
+    "Store",
+    "StoreError",
+    "StoreLookup",
+    "connect",
+    "monthly_index",
+    "open_store",
+    "retention_cutoff",
+]

@@ -1,0 +1,69 @@
+"""Connecting to Elasticsearch, and `Store`: one object holding newsmon's four kinds of data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from monitor.config import ElasticsearchSettings
+from monitor.store.errors import translated
+from monitor.store.feeds import FeedStates
+from monitor.store.ledger import Ledger
+from monitor.store.lifecycle import Lifecycle
+from monitor.store.lookup import StoreLookup
+from monitor.store.names import IndexNames
+from monitor.store.stories import StoryIndex
+
+__all__ = ["Store", "connect", "open_store"]
+
+
+def connect(es: ElasticsearchSettings) -> Elasticsearch:
+    """A client for the configured cluster (API key or basic auth, optional CA bundle)."""
+    kwargs: dict[str, Any] = {"request_timeout": 30, "max_retries": 3, "retry_on_timeout": True}
+    if es.api_key:
+        kwargs["api_key"] = es.api_key
+    elif es.username:
+        kwargs["basic_auth"] = (es.username, es.password or "")
+    if es.ca_certs:
+        kwargs["ca_certs"] = es.ca_certs
+    return Elasticsearch(es.url, **kwargs)
+
+
+def _url_of(client: Elasticsearch) -> str:
+    nodes = client.transport.node_pool.all()
+    return str(nodes[0].base_url) if nodes else "the configured URL"
+
+
+class Store:
+    """newsmon's data in Elasticsearch, by kind: ``stories``, ``feeds`` (state and cursors),
+    ``ledger`` (deliveries) and ``lifecycle`` (templates, retention, merges).
+
+    Every method takes and returns newsmon records and raises only `StoreError`.
+    """
+
+    def __init__(self, client: Elasticsearch, prefix: str = "newsmon") -> None:
+        self.es = client
+        self.url = _url_of(client)
+        self.names = IndexNames(prefix)
+        self.stories = StoryIndex(client, self.names, self.url)
+        self.feeds = FeedStates(client, self.names, self.url)
+        self.ledger = Ledger(client, self.names, self.url)
+        self.lifecycle = Lifecycle(client, self.names, self.url)
+
+    def lookup(self) -> StoreLookup:
+        """A fresh dedupe candidate lookup (it remembers the stories of one poll)."""
+        return StoreLookup(self.es, self.names, self.url)
+
+    def refresh(self) -> None:
+        """Make every write so far searchable."""
+        self.lifecycle.refresh()
+
+    @translated
+    def close(self) -> None:
+        self.es.close()
+
+
+def open_store(es: ElasticsearchSettings, prefix: str) -> Store:
+    """A Store on the configured cluster and index prefix."""
+    return Store(connect(es), prefix)

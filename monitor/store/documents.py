@@ -1,0 +1,155 @@
+"""How newsmon's records look as Elasticsearch documents, both ways.
+
+The only place that knows document field names and shapes: `Story`, dedupe `Candidate`,
+`FeedState` and `Delivery` go in and come out as typed records. Instants are stored as ISO 8601
+in UTC; `text_folded` is the diacritic- and script-folded copy that plain-word rules search
+(the server core has no asciifolding, so Python folds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.dedupe import Candidate
+from monitor.models import Delivery, FeedState, Story
+from monitor.text import fold
+
+__all__ = [
+    "CANDIDATE_FIELDS",
+    "candidate_from_doc",
+    "cluster_fields",
+    "delivery_from_doc",
+    "delivery_to_doc",
+    "feed_state_from_doc",
+    "feed_state_to_doc",
+    "iso",
+    "parse_dt",
+    "story_from_doc",
+    "story_to_doc",
+    "tag_fields",
+]
+
+# The `_source` fields a dedupe Candidate is built from: summaries and evidence of 50 stories
+# per lookup add up, so a lookup fetches only these.
+CANDIDATE_FIELDS: tuple[str, ...] = (
+    *(f.name for f in fields(Candidate) if f.name != "first_seen"),
+    "fetched_at",
+)
+# Fields that `retag` rewrites.
+_TAG_FIELDS = ("topics", "topic_scores", "evidence", "people", "orgs", "places")
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat() if dt else None
+
+
+def parse_dt(value: Any) -> datetime | None:
+    """A stored instant back as an aware datetime (None for a missing or empty value)."""
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+# ---- stories ----------------------------------------------------------------------------
+
+
+def story_to_doc(story: Story, indexed_at: datetime) -> dict[str, Any]:
+    """The stored document for a story: its fields plus folded text for script-blind search.
+
+    ``indexed_at`` is when newsmon stored it: alert windows select on it, not on the publish
+    date, so a story published late is still alerted on.
+    """
+    doc = asdict(story)
+    doc["published"] = iso(story.published)
+    doc["fetched_at"] = iso(story.fetched_at)
+    doc["indexed_at"] = iso(indexed_at)
+    doc["text_folded"] = fold(" ".join(p for p in (story.title, story.summary, story.content) if p))
+    doc["cluster_id"] = story.cluster_id or story.id
+    if story.is_primary:
+        doc["cluster_size"] = 1
+        doc["outlets"] = [story.outlet]
+    else:
+        doc.pop("outlets")  # the cluster's outlets live on its primary
+    return doc
+
+
+def story_from_doc(src: dict[str, Any]) -> Story:
+    """Rebuild a Story from a stored document (fields newsmon did not write are ignored)."""
+    known = Story.__dataclass_fields__
+    data = {k: v for k, v in src.items() if k in known}
+    for key in ("published", "fetched_at"):
+        data[key] = parse_dt(data.get(key))
+    if data.get("fetched_at") is None:  # written by hand or by an old version: indexed is close
+        data["fetched_at"] = parse_dt(src.get("indexed_at")) or data.get("published")
+    data["cluster_id"] = data.get("cluster_id") or data["id"]
+    return Story(**data)
+
+
+def tag_fields(story: Story) -> dict[str, Any]:
+    """The partial document `retag` writes: the tagger's output only."""
+    return {k: getattr(story, k) for k in _TAG_FIELDS}
+
+
+def cluster_fields(size: int, outlets: list[str]) -> dict[str, Any]:
+    """The partial document that keeps a cluster's counts on its primary."""
+    return {"cluster_size": size, "outlets": sorted(outlets)}
+
+
+def candidate_from_doc(src: dict[str, Any]) -> Candidate:
+    """A dedupe Candidate from a stored story (its `CANDIDATE_FIELDS`)."""
+    return Candidate(
+        id=src["id"],
+        cluster_id=src.get("cluster_id") or src["id"],
+        outlet=src.get("outlet", ""),
+        canonical_url=src.get("canonical_url", ""),
+        guid=src.get("guid"),
+        title=src.get("title", ""),
+        summary=src.get("summary", ""),
+        content=src.get("content"),
+        title_key=src.get("title_key", ""),
+        lsh_bands=list(src.get("lsh_bands") or []),
+        published=parse_dt(src.get("published")),
+        first_seen=parse_dt(src.get("fetched_at")),
+    )
+
+
+# ---- feed state -------------------------------------------------------------------------
+
+
+def feed_state_to_doc(st: FeedState) -> dict[str, Any]:
+    doc = asdict(st)
+    doc["kind"] = "feed"
+    doc["last_polled"] = iso(st.last_polled)
+    doc["last_success"] = iso(st.last_success)
+    return doc
+
+
+def feed_state_from_doc(src: dict[str, Any]) -> FeedState:
+    data = {k: v for k, v in src.items() if k in FeedState.__dataclass_fields__}
+    for key in ("last_polled", "last_success"):
+        data[key] = parse_dt(data.get(key))
+    return FeedState(**data)
+
+
+# ---- deliveries -------------------------------------------------------------------------
+
+
+def delivery_to_doc(d: Delivery) -> dict[str, Any]:
+    """The ledger document (the delivery id is the document id, not a field)."""
+    doc = asdict(d)
+    doc.pop("id")
+    doc["created_at"] = iso(d.created_at)
+    doc["sent_at"] = iso(d.sent_at)
+    return doc
+
+
+def delivery_from_doc(doc_id: str, src: dict[str, Any]) -> Delivery:
+    data = {k: v for k, v in src.items() if k in Delivery.__dataclass_fields__}
+    data["id"] = doc_id
+    for key in ("created_at", "sent_at"):
+        data[key] = parse_dt(data.get(key))
+    data.setdefault("story_ids", [])
+    data.setdefault("cluster_ids", [])
+    return Delivery(**data)

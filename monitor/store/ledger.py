@@ -1,0 +1,88 @@
+"""The alert ledger, ``{prefix}-deliveries``: one document per e-mail, decided atomically.
+
+A delivery is created (``op_type=create``) before its e-mail is sent and marked after, keyed by
+subscriber + rule + cluster (or digest period): whatever retries, overlapping windows or
+concurrent workers do, only one of them can claim it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+
+from monitor.models import Delivery
+from monitor.store.documents import delivery_from_doc, delivery_to_doc, iso
+from monitor.store.errors import translated
+from monitor.store.names import IndexNames
+
+__all__ = ["Ledger"]
+
+
+class Ledger:
+    def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
+        self.es, self.names, self.url = client, names, url
+
+    @translated
+    def claim(self, d: Delivery) -> bool:
+        """Record a delivery as pending before sending. False when it was sent or is in flight.
+
+        A delivery that failed before the SMTP server accepted it may be claimed again; a
+        pending one may have been accepted by the server before a crash, so it is never
+        re-sent automatically (at most once beats twice). The re-claim is a compare-and-set
+        on the document's sequence number, so two workers cannot both win it.
+        """
+        doc = delivery_to_doc(d) | {"status": "pending"}
+        try:
+            self.es.create(index=self.names.deliveries, id=d.id, document=doc, refresh="wait_for")
+            return True
+        except ConflictError:
+            pass
+        cur = self.es.get(index=self.names.deliveries, id=d.id)
+        if cur["_source"].get("status") != "failed":
+            return False
+        doc["attempts"] = int(cur["_source"].get("attempts", 0)) + 1
+        try:
+            self.es.index(
+                index=self.names.deliveries,
+                id=d.id,
+                document=doc,
+                if_seq_no=cur["_seq_no"],
+                if_primary_term=cur["_primary_term"],
+                refresh="wait_for",
+            )
+            return True
+        except ConflictError:  # someone else re-claimed it between our read and write
+            return False
+
+    @translated
+    def mark(
+        self, delivery_id: str, status: str, *, now: datetime, error: str | None = None
+    ) -> None:
+        """Record the outcome of a claimed delivery (`sent` or `failed`)."""
+        doc: dict[str, Any] = {"status": status, "error": error}
+        if status == "sent":
+            doc["sent_at"] = iso(now)
+        self.es.update(index=self.names.deliveries, id=delivery_id, doc=doc, refresh="wait_for")
+
+    @translated
+    def get(self, delivery_id: str) -> Delivery | None:
+        try:
+            res = self.es.get(index=self.names.deliveries, id=delivery_id)
+        except NotFoundError:
+            return None
+        return delivery_from_doc(res["_id"], res["_source"])
+
+    @translated
+    def list(self, *, status: str | None = None, size: int = 1000) -> list[Delivery]:
+        """Deliveries, oldest first, optionally only those in one status."""
+        query: dict[str, Any] = {"term": {"status": status}} if status else {"match_all": {}}
+        res = self.es.search(
+            index=self.names.deliveries,
+            query=query,
+            size=size,
+            sort=[{"created_at": "asc"}],
+            ignore_unavailable=True,
+        )
+        return [delivery_from_doc(h["_id"], h["_source"]) for h in res["hits"]["hits"]]

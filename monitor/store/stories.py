@@ -1,0 +1,254 @@
+"""Stories: idempotent creation, look-ups by id, cluster counts, alert-rule searches, re-tagging.
+
+Every story write is keyed by the story id (a hash of the canonical URL or feed GUID), so
+re-polling a feed never duplicates a story. The core distribution has no Painless, so cluster
+counters are recomputed from the data (an aggregation) instead of incremented by scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch, helpers
+
+from monitor.models import Story
+from monitor.store.documents import (
+    cluster_fields,
+    iso,
+    story_from_doc,
+    story_to_doc,
+    tag_fields,
+)
+from monitor.store.errors import translated, translated_iter
+from monitor.store.names import IndexNames
+
+__all__ = ["IndexReport", "StoryIndex"]
+
+# Fields plain-word alert rules search: the title counts most; text_folded makes "erdogan"
+# find "Erdoğan" with the core's standard analyzer.
+_RULE_FIELDS = ["title^3", "summary", "content", "text_folded"]
+# Reading many stories over the alias must not fail on a month that retention just dropped.
+_LENIENT: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
+
+
+@dataclass
+class IndexReport:
+    created: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already stored
+    errors: list[str] = field(default_factory=list)
+
+
+def _bulk_reason(item: dict[str, Any], op: str) -> str:
+    info = item.get(op, {})
+    err = info.get("error", {})
+    reason = err.get("reason", err) if isinstance(err, dict) else err
+    return f"{info.get('_id')}: {reason}"
+
+
+class StoryIndex:
+    def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
+        self.es, self.names, self.url = client, names, url
+
+    @translated
+    def locate(self, ids: Sequence[str]) -> dict[str, str]:
+        """Map the given story ids that are stored to the index holding them.
+
+        Search is near-real-time, so the alias is refreshed first: a story written a moment
+        ago by another task must count as stored.
+        """
+        found: dict[str, str] = {}
+        if ids:
+            self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+        for i in range(0, len(ids), 1000):
+            chunk = list(ids[i : i + 1000])
+            res = self.es.search(
+                index=self.names.stories,
+                query={"ids": {"values": chunk}},
+                size=len(chunk),
+                source=False,
+                **_LENIENT,
+            )
+            for hit in res["hits"]["hits"]:
+                found[hit["_id"]] = hit["_index"]
+        return found
+
+    @translated
+    def index(self, stories: Sequence[Story], *, now: datetime) -> IndexReport:
+        """Create the stories that are not stored yet; a stored story is left as it was.
+
+        `now` is recorded as each story's ``indexed_at``: the instant alert windows select on.
+        Each story goes to the monthly index of its ``fetched_at``.
+        """
+        report = IndexReport()
+        if not stories:
+            return report
+        existing = self.locate([s.id for s in stories])
+        actions = []
+        seen: set[str] = set()
+        for s in stories:
+            if s.id in existing or s.id in seen:
+                report.skipped.append(s.id)
+                continue
+            seen.add(s.id)
+            actions.append(
+                {
+                    "_op_type": "create",
+                    "_index": self.names.stories_for(s.fetched_at),
+                    "_id": s.id,
+                    "_source": story_to_doc(s, now),
+                }
+            )
+        for ok, item in helpers.streaming_bulk(
+            self.es, actions, raise_on_error=False, raise_on_exception=False, max_retries=2
+        ):
+            info = item.get("create", {})
+            if ok:
+                report.created.append(str(info.get("_id")))
+            elif info.get("status") == 409:  # a concurrent poll stored it first: fine
+                report.skipped.append(str(info.get("_id")))
+            else:
+                report.errors.append(_bulk_reason(item, "create"))
+        return report
+
+    @translated
+    def get(self, ids: Sequence[str]) -> list[Story]:
+        """The stored stories with these ids (missing ids are left out)."""
+        if not ids:
+            return []
+        res = self.es.search(
+            index=self.names.stories,
+            query={"ids": {"values": list(ids)}},
+            size=len(ids),
+            **_LENIENT,
+        )
+        return [story_from_doc(h["_source"]) for h in res["hits"]["hits"]]
+
+    @translated
+    def refresh_clusters(self, cluster_ids: Iterable[str]) -> int:
+        """Recompute cluster_size and outlets on each cluster's primary from its members."""
+        ids = sorted(set(cluster_ids))
+        if not ids:
+            return 0
+        counts = self._cluster_outlets(ids, per_cluster=200)
+        where = self.locate(ids)
+        updated = 0
+        for cid, (size, outlets) in counts.items():
+            if cid not in where:
+                continue
+            self.es.update(index=where[cid], id=cid, doc=cluster_fields(size, outlets))
+            updated += 1
+        return updated
+
+    @translated
+    def cluster_outlets(self, cluster_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Outlets that reported each cluster (for "also reported by" in mails)."""
+        if not cluster_ids:
+            return {}
+        counts = self._cluster_outlets(list(cluster_ids), per_cluster=50, refresh=False)
+        return {cid: outlets for cid, (_, outlets) in counts.items()}
+
+    def _cluster_outlets(
+        self, ids: list[str], *, per_cluster: int, refresh: bool = True
+    ) -> dict[str, tuple[int, list[str]]]:
+        if refresh:
+            self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+        res = self.es.search(
+            index=self.names.stories,
+            size=0,
+            query={"terms": {"cluster_id": ids}},
+            aggs={
+                "c": {
+                    "terms": {"field": "cluster_id", "size": len(ids)},
+                    "aggs": {"o": {"terms": {"field": "outlet", "size": per_cluster}}},
+                }
+            },
+            **_LENIENT,
+        )
+        buckets = res.get("aggregations", {}).get("c", {}).get("buckets", [])
+        return {
+            b["key"]: (int(b["doc_count"]), [o["key"] for o in b["o"]["buckets"]]) for b in buckets
+        }
+
+    @translated
+    def search_window(
+        self, queries: Sequence[str], start: datetime, end: datetime, *, size: int = 50
+    ) -> list[list[Story] | str]:
+        """Run Lucene query strings over stories indexed in (start, end] with one `_msearch`.
+
+        Each entry is the list of matching stories (oldest indexed first), or a one-line error
+        string when the query itself is invalid (a bad rule must not stop the others).
+        """
+        if not queries:
+            return []
+        body: list[dict[str, Any]] = []
+        window = {"range": {"indexed_at": {"gt": iso(start), "lte": iso(end)}}}
+        for q in queries:
+            body.append({"index": self.names.stories, **_LENIENT})
+            rule = {"query_string": {"query": q, "fields": _RULE_FIELDS, "default_operator": "AND"}}
+            body.append(
+                {
+                    "size": size,
+                    "sort": [{"indexed_at": "asc"}, {"id": "asc"}],
+                    "query": {"bool": {"must": [rule], "filter": [window]}},
+                }
+            )
+        res = self.es.msearch(searches=body)
+        out: list[list[Story] | str] = []
+        for r in res["responses"]:
+            if "error" in r:
+                out.append(_rule_error(r["error"]))
+            else:
+                out.append([story_from_doc(h["_source"]) for h in r["hits"]["hits"]])
+        return out
+
+    @translated
+    def count_since(self, cutoff: datetime | None = None) -> int:
+        """Stories first fetched at or after `cutoff` (all stories for None)."""
+        res = self.es.count(index=self.names.stories, query=_since(cutoff), **_LENIENT)
+        return int(res["count"])
+
+    @translated_iter
+    def scroll_since(self, cutoff: datetime, batch: int = 500) -> Iterator[tuple[str, Story]]:
+        """(index, story) of every story first fetched at or after `cutoff`, in index order."""
+        for hit in helpers.scan(
+            self.es,
+            index=self.names.stories,
+            query={"query": _since(cutoff)},
+            size=batch,
+            **_LENIENT,
+        ):
+            yield hit["_index"], story_from_doc(hit["_source"])
+
+    @translated
+    def update_tags(self, updates: Iterable[tuple[str, Story]]) -> tuple[int, list[str]]:
+        """Write the tagging fields of (index, story) pairs; returns (updated, errors)."""
+        actions = (
+            {"_op_type": "update", "_index": index, "_id": s.id, "doc": tag_fields(s)}
+            for index, s in updates
+        )
+        ok_count, errors = 0, []
+        for ok, item in helpers.streaming_bulk(
+            self.es, actions, raise_on_error=False, raise_on_exception=False
+        ):
+            if ok:
+                ok_count += 1
+            else:
+                errors.append(_bulk_reason(item, "update"))
+        return ok_count, errors
+
+
+def _since(cutoff: datetime | None) -> dict[str, Any]:
+    if cutoff is None:
+        return {"match_all": {}}
+    return {"range": {"fetched_at": {"gte": iso(cutoff)}}}
+
+
+def _rule_error(err: Any) -> str:
+    """One line saying why a rule's query was refused."""
+    if isinstance(err, dict):
+        cause = (err.get("root_cause") or [{}])[0].get("reason") or err.get("reason")
+        return str(cause or err)
+    return str(err)
