@@ -1,5 +1,6 @@
 # newsmon — the commands that matter:
 #   make test   set everything up (venv, Elasticsearch download) and run lint, types and all tests
+#   make test-clock   only the shifted-clock runs (localdev/clockshift.py)
 #   make unit   the fast loop: lint, types and the pure tests (tests/unit) only; no service needed
 #   make up     start a local Elasticsearch and mail catcher, then poll the shipped feeds on a loop
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ RUN_DIR := var
 ES_PORT ?= 9200
 SMTP_PORT ?= 1025
 
-.PHONY: setup test unit lint typecheck es-fetch up down bench bench-es clean
+.PHONY: setup test test-clock unit lint typecheck es-fetch up down bench bench-es clean
 
 setup: $(VENV)/.installed
 
@@ -31,8 +32,14 @@ typecheck: setup
 es-fetch: setup
 	$(BIN)/python -m localdev.elasticsearch fetch
 
+# The whole suite, then everything but the Airflow tests again under four shifted clocks (end of
+# a year, both DST changes, minute 47), to show no result depends on when it runs.
 test: setup lint typecheck es-fetch
 	$(BIN)/pytest
+	$(BIN)/python -m localdev.clockshift
+
+test-clock: setup es-fetch
+	$(BIN)/python -m localdev.clockshift
 
 # No Elasticsearch download and no services: about half a minute.
 unit: setup lint typecheck

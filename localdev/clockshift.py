@@ -61,6 +61,15 @@ def _offset_seconds(tz: str, when: str) -> int:
     return int(local.timestamp() - time.time())
 
 
+def _observed_clock(env: dict[str, str]) -> str:
+    """The local time a Python process sees under `env`: proof the shift took effect."""
+    probe = "import datetime; print(datetime.datetime.now().strftime('%Y-%m-%d %H:%M:%S %Z'))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip() or out.stderr.strip()
+
+
 def _parse_instant(raw: str) -> tuple[str, str]:
     tz, sep, when = raw.partition("|")
     if not sep or not when.strip():
@@ -114,12 +123,17 @@ def main(argv: list[str] | None = None) -> int:
                 "not airflow",
                 *pytest_args,
             ]
-            print(f"==> pytest with the clock at {when} ({tz})", file=sys.stderr, flush=True)
+            seen = _observed_clock(env)
+            if not seen.startswith(when[:13]):  # the hour must match; seconds run on
+                print(f"error: clock shift failed: wanted {when} {tz}, saw {seen}", file=sys.stderr)
+                return 1
+            print(f"==> pytest with the clock at {seen} ({tz})", file=sys.stderr, flush=True)
             began = time.monotonic()
             proc = subprocess.run(cmd, cwd=ROOT, env=env, check=False)
             failed += proc.returncode != 0
             result = {
                 "instant": when,
+                "observed": seen,
                 "tz": tz,
                 "passed": proc.returncode == 0,
                 "exit_code": proc.returncode,
