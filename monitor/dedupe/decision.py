@@ -6,6 +6,7 @@ bands and verified in full. Pure given a `CandidateLookup`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -116,49 +117,82 @@ def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 
     key = story.title_key or title_key(story.title)
     bands = story.lsh_bands or signature(story.title, story.summary, story.content).bands
     since = story.fetched_at.astimezone(UTC) - timedelta(days=window_days)
-    me: _Text | None = None
-
-    def mine() -> _Text:
-        nonlocal me
-        if me is None:
-            me = _features(
-                headline(story.title, story.outlet),
-                story.summary,
-                story.content,
-                _utc(story.published),
-            )
-        return me
+    mine = _lazy_features(story)
 
     exact = lookup.exact(story.canonical_url, story.guid, key, story.outlet)
-    for c in exact:
-        if c.id == story.id:
-            return _seen(story, c)
-    matches: list[tuple[Candidate, str]] = []
-    for c in exact:
-        if story.canonical_url and c.canonical_url == story.canonical_url:
-            matches.append((c, "url"))
-        elif story.guid and c.guid == story.guid and c.outlet == story.outlet:
-            matches.append((c, "guid"))
-        elif (
-            key
-            and c.title_key == key
-            and c.outlet == story.outlet
-            and len(key.split()) >= MIN_TITLE_KEY_TOKENS
-            and (_utc(c.first_seen) or since) >= since
-        ):
-            other = _candidate_features(c)
-            if _conflict(mine(), other) is None:
-                matches.append((c, "title"))
-    if matches:
-        c, reason = min(matches, key=lambda m: _seen_key(m[0]))
-        return Decision(_cluster_of(c), False, c.id, reason, 1.0, note=f"{reason} of {c.id}")
-
-    best: tuple[float, Candidate] | None = None
-    refused: list[str] = []
+    decision = _already_stored(story, exact) or _exact_copy(story, exact, key, since, mine)
+    if decision is not None:
+        return decision
     found = lookup.by_bands(bands, since) if bands else []
-    for c in found:
-        if c.id == story.id:
-            return _seen(story, c)
+    decision = _already_stored(story, found)
+    if decision is not None:
+        return decision
+    return _near_copy(story, _ranked(found, bands, key, since), mine)
+
+
+def _lazy_features(story: Story) -> Callable[[], _Text]:
+    """The story's comparison features, computed once and only if a comparison needs them."""
+    cached: list[_Text] = []
+
+    def mine() -> _Text:
+        if not cached:
+            cached.append(
+                _features(
+                    headline(story.title, story.outlet),
+                    story.summary,
+                    story.content,
+                    _utc(story.published),
+                )
+            )
+        return cached[0]
+
+    return mine
+
+
+def _already_stored(story: Story, candidates: list[Candidate]) -> Decision | None:
+    """The "seen" decision when the story itself is among the candidates, else None."""
+    return next((_seen(story, c) for c in candidates if c.id == story.id), None)
+
+
+def _exact_copy(
+    story: Story, exact: list[Candidate], key: str, since: datetime, mine: Callable[[], _Text]
+) -> Decision | None:
+    """The earliest-seen candidate sharing the URL, the GUID or a long title key, else None."""
+    matches = [(c, reason) for c in exact if (reason := _exact_reason(story, c, key, since, mine))]
+    if not matches:
+        return None
+    c, reason = min(matches, key=lambda m: _seen_key(m[0]))
+    return Decision(_cluster_of(c), False, c.id, reason, 1.0, note=f"{reason} of {c.id}")
+
+
+def _exact_reason(
+    story: Story, c: Candidate, key: str, since: datetime, mine: Callable[[], _Text]
+) -> str | None:
+    """Why `c` is an exact copy of the story (url | guid | title), or None when it is not."""
+    if story.canonical_url and c.canonical_url == story.canonical_url:
+        return "url"
+    if story.guid and c.guid == story.guid and c.outlet == story.outlet:
+        return "guid"
+    if _same_title(story, c, key, since):
+        other = _candidate_features(c)
+        if _conflict(mine(), other) is None:
+            return "title"
+    return None
+
+
+def _same_title(story: Story, c: Candidate, key: str, since: datetime) -> bool:
+    """Same outlet, same title key long enough to name one story, and seen within the window."""
+    return bool(
+        key
+        and c.title_key == key
+        and c.outlet == story.outlet
+        and len(key.split()) >= MIN_TITLE_KEY_TOKENS
+        and (_utc(c.first_seen) or since) >= since
+    )
+
+
+def _ranked(found: list[Candidate], bands: list[str], key: str, since: datetime) -> list[Candidate]:
+    """Candidates worth comparing in full, most shared bands (highest estimated Jaccard) first."""
     mine_bands = set(bands)
     my_title = {t for t in key.split() if _keep(t)}
     ranked = []
@@ -172,9 +206,16 @@ def assign_cluster(story: Story, lookup: CandidateLookup, *, window_days: int = 
         if shared < 2 and not my_title.intersection((c.title_key or "").split()):
             continue
         ranked.append((-shared, _seen_key(c), c))
-    # Most shared bands (highest estimated Jaccard) first, whatever order the lookup used.
+    # Most shared bands first, whatever order the lookup used.
     ranked.sort(key=lambda r: (r[0], r[1]))
-    for _shared, _key, c in ranked[:MAX_VERIFY]:
+    return [c for _shared, _key, c in ranked]
+
+
+def _near_copy(story: Story, ranked: list[Candidate], mine: Callable[[], _Text]) -> Decision:
+    """The best-scoring verified near-duplicate among the top candidates, else a new cluster."""
+    best: tuple[float, Candidate] | None = None
+    refused: list[str] = []
+    for c in ranked[:MAX_VERIFY]:
         other = _candidate_features(c)
         score = similarity(mine(), other)
         if score < MERGE_SCORE:

@@ -122,7 +122,8 @@ class MemoryLookup:
 
     def _candidate(self, slot: int) -> Candidate:
         row, keys = self._rows[slot], self._bands[slot]
-        assert row is not None and keys is not None
+        assert row is not None
+        assert keys is not None
         return replace(row, lsh_bands=keys.split())
 
     def add(self, story: Story) -> None:

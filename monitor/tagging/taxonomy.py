@@ -7,15 +7,15 @@ The file's own header explains the rule language for analysts.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from monitor.tagging.reader import Reader
 from monitor.text import match_key, script_of_text
 
 
@@ -112,87 +112,6 @@ class Taxonomy:
 # the rule (or the entity) in the analyst's terms, not a nested validation dump.
 
 
-class _Reader:
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def fail(self, where: str, msg: str) -> TaxonomyError:
-        return TaxonomyError(f"{self.path}: {where}: {msg}")
-
-    def mapping(self, value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a mapping, got {_type_name(value)}")
-        return value
-
-    def keys(self, value: dict[str, Any], allowed: Iterable[str], where: str) -> None:
-        extra = sorted(set(value) - set(allowed))
-        if extra:
-            raise self.fail(
-                where, f"unknown key '{extra[0]}' (allowed: {', '.join(sorted(allowed))})"
-            )
-
-    def text(self, value: Any, where: str, *, required: bool = True) -> str:
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, "expected a non-empty string")
-        return value.strip()
-
-    def number(self, value: Any, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            raise self.fail(where, f"expected a number, got {_type_name(value)}")
-        if math.isinf(value):
-            raise self.fail(where, "must be finite")
-        return float(value)
-
-    def integer(self, value: Any, where: str, lo: int, hi: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise self.fail(where, f"expected a whole number from {lo} to {hi}")
-        return value
-
-    def flag(self, value: Any, where: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(where, "expected true or false")
-        return value
-
-    def strings(self, value: Any, where: str) -> list[str]:
-        if not isinstance(value, list) or not value:
-            raise self.fail(where, "expected a non-empty list of strings")
-        out = []
-        for i, item in enumerate(value):
-            if isinstance(item, int | float) and not isinstance(item, bool):
-                item = str(item)
-            if not isinstance(item, str) or not item.strip():
-                raise self.fail(where, f"item {i + 1} is not a non-empty string")
-            out.append(item.strip())
-        return out
-
-    def phrases(self, value: Any, where: str) -> list[tuple[str, str]]:
-        """A list of phrases, or a mapping language -> list; each phrase checked for matching."""
-        pairs: list[tuple[str, str]] = []
-        if isinstance(value, dict):
-            for lang, items in value.items():
-                if not isinstance(lang, str) or not lang:
-                    raise self.fail(where, "language keys must be strings such as 'en'")
-                pairs += [(lang, p) for p in self.strings(items, f"{where}.{lang}")]
-        else:
-            pairs = [("", p) for p in self.strings(value, where)]
-        for _, p in pairs:
-            core = p[:-1] if p.endswith("*") else p
-            if "*" in core:
-                raise self.fail(where, f"'{p}': '*' is only allowed at the end")
-            if len(match_key(core).replace(" ", "")) < 2:
-                raise self.fail(where, f"'{p}' is too short to match safely")
-        return pairs
-
-    def tag_set(self, value: Any, where: str, known: set[str]) -> frozenset[str]:
-        tags = self.strings(value, where)
-        for t in tags:
-            if t not in known:
-                raise self.fail(where, f"unknown tag '{t}' (declare it under tags: or cues:)")
-        return frozenset(tags)
-
-
 def alias_key(alias: str) -> tuple[str, bool, str]:
     """(automaton key, trailing-star flag, script) of an alias, cue or lookalike as written."""
     star = alias.endswith("*")
@@ -204,10 +123,6 @@ def alias_key(alias: str) -> tuple[str, bool, str]:
     if script == "arabic" and key.startswith("ال") and len(key) > 4 and key[2] != " ":
         key = key[2:]
     return key, star, script
-
-
-def _type_name(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
 
 
 def load_taxonomy(path: str | Path) -> Taxonomy:
@@ -229,7 +144,7 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
 
 def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
     """Validate an already-parsed taxonomy document (used by load_taxonomy and tests)."""
-    r = _Reader(path)
+    r = Reader(path, TaxonomyError)
     doc = r.mapping(data, "top level")
     r.keys(
         doc,
@@ -239,63 +154,12 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
     version = doc.get("version", 1)
     if version != 1:
         raise r.fail("version", f"unsupported version {version!r} (this newsmon reads 1)")
-
-    tags: dict[str, str] = {}
-    for name, desc in r.mapping(doc.get("tags") or {}, "tags").items():
-        if not isinstance(name, str) or not _ID.match(name):
-            raise r.fail("tags", f"tag '{name}' must be lower_snake_case")
-        if name in KINDS:
-            raise r.fail(f"tags.{name}", "is built in (every entity carries its kind)")
-        tags[name] = r.text(desc, f"tags.{name}", required=False)
-
-    cues: dict[str, tuple[tuple[str, str], ...]] = {}
-    for name, spec in r.mapping(doc.get("cues") or {}, "cues").items():
-        where = f"cue group '{name}'"
-        if not isinstance(name, str) or not _ID.match(name):
-            raise r.fail(where, "name must be lower_snake_case")
-        if name in tags or name in KINDS:
-            raise r.fail(where, "name clashes with a tag")
-        spec = r.mapping(spec, where)
-        r.keys(spec, ("description", "phrases"), where)
-        if "phrases" not in spec:
-            raise r.fail(where, "missing 'phrases'")
-        cues[name] = tuple(r.phrases(spec["phrases"], f"{where} phrases"))
+    tags = _parse_tags(r, doc.get("tags"))
+    cues = _parse_cues(r, doc.get("cues"), tags)
+    entities = _parse_entities(r, doc, set(tags))
+    lookalikes = _parse_lookalikes(r, doc.get("lookalikes"), entities)
     known_tags = set(tags) | set(KINDS) | set(cues)
-
-    entities: list[Entity] = []
-    seen_names: dict[str, str] = {}
-    for section, kind in _SECTION_KIND.items():
-        items = doc.get(section) or []
-        if not isinstance(items, list):
-            raise r.fail(section, "expected a list of entities")
-        for i, item in enumerate(items):
-            ent = _parse_entity(r, item, kind, f"{section}[{i + 1}]", set(tags))
-            if ent.name in seen_names:
-                raise r.fail(f"{section} '{ent.name}'", f"duplicate of {seen_names[ent.name]}")
-            seen_names[ent.name] = f"{section} '{ent.name}'"
-            entities.append(ent)
-
-    alias_keys = {alias_key(a)[0] for e in entities for _, a in e.aliases}
-    lookalikes: list[str] = []
-    raw_look = doc.get("lookalikes") or []
-    if not isinstance(raw_look, list):
-        raise r.fail("lookalikes", "expected a list of {why, phrases}")
-    for i, item in enumerate(raw_look):
-        where = f"lookalikes[{i + 1}]"
-        item = r.mapping(item, where)
-        r.keys(item, ("why", "phrases"), where)
-        for _, phrase in r.phrases(item.get("phrases"), f"{where}.phrases"):
-            if alias_key(phrase)[0] in alias_keys:
-                raise r.fail(where, f"'{phrase}' is also an alias, so it would hide the entity")
-            lookalikes.append(phrase)
-
-    topics: list[Topic] = []
-    raw_topics = r.mapping(doc.get("topics"), "topics")
-    if not raw_topics:
-        raise r.fail("topics", "define at least one topic")
-    for tid, spec in raw_topics.items():
-        topics.append(_parse_topic(r, tid, spec, known_tags))
-
+    topics = _parse_topics(r, doc.get("topics"), known_tags)
     return Taxonomy(
         path=path,
         tags=tags,
@@ -306,7 +170,81 @@ def parse_taxonomy(data: Any, path: str = "<taxonomy>") -> Taxonomy:
     )
 
 
-def _parse_entity(r: _Reader, item: Any, kind: str, where: str, tags: set[str]) -> Entity:
+def _parse_tags(r: Reader, raw: Any) -> dict[str, str]:
+    """The `tags:` section: tag name -> description."""
+    tags: dict[str, str] = {}
+    for name, desc in r.mapping(raw or {}, "tags").items():
+        if not isinstance(name, str) or not _ID.match(name):
+            raise r.fail("tags", f"tag '{name}' must be lower_snake_case")
+        if name in KINDS:
+            raise r.fail(f"tags.{name}", "is built in (every entity carries its kind)")
+        tags[name] = r.text(desc, f"tags.{name}", required=False)
+    return tags
+
+
+def _parse_cues(
+    r: Reader, raw: Any, tags: dict[str, str]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The `cues:` section: group name -> (language, phrase); group names are tags too."""
+    cues: dict[str, tuple[tuple[str, str], ...]] = {}
+    for name, spec in r.mapping(raw or {}, "cues").items():
+        where = f"cue group '{name}'"
+        if not isinstance(name, str) or not _ID.match(name):
+            raise r.fail(where, "name must be lower_snake_case")
+        if name in tags or name in KINDS:
+            raise r.fail(where, "name clashes with a tag")
+        spec = r.mapping(spec, where)
+        r.keys(spec, ("description", "phrases"), where)
+        if "phrases" not in spec:
+            raise r.fail(where, "missing 'phrases'")
+        cues[name] = tuple(r.phrases(spec["phrases"], f"{where} phrases"))
+    return cues
+
+
+def _parse_entities(r: Reader, doc: dict[str, Any], tags: set[str]) -> list[Entity]:
+    """The people, orgs and places sections, in that order; entity names must be unique."""
+    entities: list[Entity] = []
+    seen_names: dict[str, str] = {}
+    for section, kind in _SECTION_KIND.items():
+        items = doc.get(section) or []
+        if not isinstance(items, list):
+            raise r.fail(section, "expected a list of entities")
+        for i, item in enumerate(items):
+            ent = _parse_entity(r, item, kind, f"{section}[{i + 1}]", tags)
+            if ent.name in seen_names:
+                raise r.fail(f"{section} '{ent.name}'", f"duplicate of {seen_names[ent.name]}")
+            seen_names[ent.name] = f"{section} '{ent.name}'"
+            entities.append(ent)
+    return entities
+
+
+def _parse_lookalikes(r: Reader, raw: Any, entities: list[Entity]) -> list[str]:
+    """The `lookalikes:` phrases; none may be an alias, or it would hide the entity."""
+    alias_keys = {alias_key(a)[0] for e in entities for _, a in e.aliases}
+    lookalikes: list[str] = []
+    raw_look = raw or []
+    if not isinstance(raw_look, list):
+        raise r.fail("lookalikes", "expected a list of {why, phrases}")
+    for i, item in enumerate(raw_look):
+        where = f"lookalikes[{i + 1}]"
+        item = r.mapping(item, where)
+        r.keys(item, ("why", "phrases"), where)
+        for _, phrase in r.phrases(item.get("phrases"), f"{where}.phrases"):
+            if alias_key(phrase)[0] in alias_keys:
+                raise r.fail(where, f"'{phrase}' is also an alias, so it would hide the entity")
+            lookalikes.append(phrase)
+    return lookalikes
+
+
+def _parse_topics(r: Reader, raw: Any, known: set[str]) -> list[Topic]:
+    """The `topics:` section, in file order; at least one topic."""
+    raw_topics = r.mapping(raw, "topics")
+    if not raw_topics:
+        raise r.fail("topics", "define at least one topic")
+    return [_parse_topic(r, tid, spec, known) for tid, spec in raw_topics.items()]
+
+
+def _parse_entity(r: Reader, item: Any, kind: str, where: str, tags: set[str]) -> Entity:
     item = r.mapping(item, where)
     name = r.text(item.get("name"), f"{where}.name")
     where = f"{where} '{name}'"
@@ -375,7 +313,7 @@ _RULE_KEYS = {
 }
 
 
-def _parse_topic(r: _Reader, tid: Any, spec: Any, known: set[str]) -> Topic:
+def _parse_topic(r: Reader, tid: Any, spec: Any, known: set[str]) -> Topic:
     where = f"topic '{tid}'"
     if not isinstance(tid, str) or not _ID.match(tid):
         raise r.fail(where, "id must be lower_snake_case")
@@ -384,7 +322,19 @@ def _parse_topic(r: _Reader, tid: Any, spec: Any, known: set[str]) -> Topic:
     threshold = r.number(spec.get("threshold", 1.0), f"{where} threshold")
     if threshold <= 0:
         raise r.fail(f"{where} threshold", "must be greater than 0")
-    raw_rules = spec.get("rules")
+    rules = _parse_rules(r, spec.get("rules"), where, known)
+    _check_reachable(r, rules, threshold, where)
+    return Topic(
+        id=tid,
+        name=str(spec.get("name") or tid),
+        description=str(spec.get("description") or ""),
+        threshold=threshold,
+        rules=tuple(rules),
+    )
+
+
+def _parse_rules(r: Reader, raw_rules: Any, where: str, known: set[str]) -> list[Rule]:
+    """A topic's non-empty list of rules, each with a unique lower_snake_case id."""
     if not isinstance(raw_rules, list) or not raw_rules:
         raise r.fail(where, "needs a non-empty list of rules")
     rules: list[Rule] = []
@@ -397,64 +347,77 @@ def _parse_topic(r: _Reader, tid: Any, spec: Any, known: set[str]) -> Topic:
         rw = f"{where} rule '{rid}'"
         if any(x.id == rid for x in rules):
             raise r.fail(rw, "duplicate rule id")
-        kind = raw.get("kind")
-        if kind not in _RULE_KEYS:
-            raise r.fail(rw, f"kind must be one of {', '.join(_RULE_KEYS)}, got {kind!r}")
-        allowed, required = _RULE_KEYS[kind]
-        r.keys(raw, allowed | {"id", "kind"}, rw)
-        for key in sorted(required | {"weight"}):
-            if key not in raw:
-                raise r.fail(rw, f"missing '{key}'")
-        weight = r.number(raw["weight"], f"{rw} weight")
-        if weight == 0:
-            raise r.fail(rw, "weight 0 never changes the score")
-        scopes = _PAIR_SCOPES if kind == "pair" else _MENTION_SCOPES
-        scope = raw.get("in", "story")
-        if scope not in scopes:
-            raise r.fail(rw, f"'in' must be one of {', '.join(scopes)} for a {kind} rule")
+        rules.append(_parse_rule(r, raw, rid, rw, known))
+    return rules
 
-        def tags_of(key: str, rw: str = rw, raw: dict[str, Any] = raw) -> frozenset[str]:
-            return r.tag_set(raw[key], f"{rw} {key}", known) if key in raw else frozenset()
 
-        listing_tags: frozenset[str] = frozenset()
-        max_others: int | None = None
-        max_chain: int | None = None
-        if "listing" in raw:
-            lw = f"{rw} listing"
-            listing = r.mapping(raw["listing"], lw)
-            r.keys(listing, ("tags", "max_others", "max_chain"), lw)
-            if "tags" not in listing or "max_others" not in listing:
-                raise r.fail(lw, "needs both 'tags' and 'max_others'")
-            listing_tags = r.tag_set(listing["tags"], f"{lw} tags", known)
-            max_others = r.integer(listing["max_others"], f"{lw} max_others", 0, 100)
-            if "max_chain" in listing:
-                max_chain = r.integer(listing["max_chain"], f"{lw} max_chain", 2, 100)
-        rules.append(
-            Rule(
-                id=rid,
-                kind=kind,
-                weight=weight,
-                scope=scope,
-                any=tags_of("any"),
-                anchor=tags_of("anchor"),
-                rivals=tags_of("rivals"),
-                window=r.integer(raw["window"], f"{rw} window", 0, 100) if "window" in raw else 0,
-                a=tags_of("a"),
-                b=tags_of("b"),
-                with_=tags_of("with"),
-                listing_tags=listing_tags,
-                max_others=max_others,
-                max_chain=max_chain,
-            )
-        )
+def _parse_rule(r: Reader, raw: dict[str, Any], rid: str, rw: str, known: set[str]) -> Rule:
+    """One rule, once its id is checked; `rw` names the topic and the rule in errors."""
+    kind = raw.get("kind")
+    if kind not in _RULE_KEYS:
+        raise r.fail(rw, f"kind must be one of {', '.join(_RULE_KEYS)}, got {kind!r}")
+    _check_rule_keys(r, raw, kind, rw)
+    weight = r.number(raw["weight"], f"{rw} weight")
+    if weight == 0:
+        raise r.fail(rw, "weight 0 never changes the score")
+    scopes = _PAIR_SCOPES if kind == "pair" else _MENTION_SCOPES
+    scope = raw.get("in", "story")
+    if scope not in scopes:
+        raise r.fail(rw, f"'in' must be one of {', '.join(scopes)} for a {kind} rule")
+
+    def tags_of(key: str) -> frozenset[str]:
+        return r.tag_set(raw[key], f"{rw} {key}", known) if key in raw else frozenset()
+
+    listing_tags, max_others, max_chain = _parse_listing(r, raw, rw, known)
+    return Rule(
+        id=rid,
+        kind=kind,
+        weight=weight,
+        scope=scope,
+        any=tags_of("any"),
+        anchor=tags_of("anchor"),
+        rivals=tags_of("rivals"),
+        window=r.integer(raw["window"], f"{rw} window", 0, 100) if "window" in raw else 0,
+        a=tags_of("a"),
+        b=tags_of("b"),
+        with_=tags_of("with"),
+        listing_tags=listing_tags,
+        max_others=max_others,
+        max_chain=max_chain,
+    )
+
+
+def _check_rule_keys(r: Reader, raw: dict[str, Any], kind: str, rw: str) -> None:
+    """Fail on a key the rule's kind does not allow, or a missing one it requires."""
+    allowed, required = _RULE_KEYS[kind]
+    r.keys(raw, allowed | {"id", "kind"}, rw)
+    for key in sorted(required | {"weight"}):
+        if key not in raw:
+            raise r.fail(rw, f"missing '{key}'")
+
+
+def _parse_listing(
+    r: Reader, raw: dict[str, Any], rw: str, known: set[str]
+) -> tuple[frozenset[str], int | None, int | None]:
+    """A rule's `listing` options as (tags, max_others, max_chain); no options when absent."""
+    if "listing" not in raw:
+        return frozenset(), None, None
+    lw = f"{rw} listing"
+    listing = r.mapping(raw["listing"], lw)
+    r.keys(listing, ("tags", "max_others", "max_chain"), lw)
+    if "tags" not in listing or "max_others" not in listing:
+        raise r.fail(lw, "needs both 'tags' and 'max_others'")
+    listing_tags = r.tag_set(listing["tags"], f"{lw} tags", known)
+    max_others = r.integer(listing["max_others"], f"{lw} max_others", 0, 100)
+    max_chain: int | None = None
+    if "max_chain" in listing:
+        max_chain = r.integer(listing["max_chain"], f"{lw} max_chain", 2, 100)
+    return listing_tags, max_others, max_chain
+
+
+def _check_reachable(r: Reader, rules: list[Rule], threshold: float, where: str) -> None:
+    """Fail unless the topic's positive weights can add up to its threshold."""
     if not any(x.weight > 0 for x in rules):
         raise r.fail(where, "no rule has a positive weight, so the topic can never be tagged")
     if sum(x.weight for x in rules if x.weight > 0) < threshold:
         raise r.fail(where, f"the positive weights cannot reach the threshold {threshold}")
-    return Topic(
-        id=tid,
-        name=str(spec.get("name") or tid),
-        description=str(spec.get("description") or ""),
-        threshold=threshold,
-        rules=tuple(rules),
-    )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from monitor.airflow_bridge import env_from_connections, settings_for_airflow
 from monitor.config import ConfigError
+from tests.factories import airflow_connections, feed, write_config
 
 BASE = {
     "NEWSMON_ES_URL": "http://env-es:9200",
@@ -133,48 +133,25 @@ def test_bad_connections_fail_in_one_line(
 
 
 def _config_dir(tmp_path: Path) -> Path:
-    cdir = tmp_path / "config"
-    cdir.mkdir()
-    (cdir / "feeds.yaml").write_text(
-        "feeds:\n  - {id: local, name: Local, url: 'http://127.0.0.1:8000/feed.xml'}\n",
-        encoding="utf-8",
+    return write_config(
+        tmp_path / "config",
+        feeds=[feed("local", "http://127.0.0.1:8000/feed.xml")],
+        topics=False,
     )
-    return cdir
 
 
 def test_settings_for_airflow_reads_real_connections(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Connections given as AIRFLOW_CONN_* JSON reach Settings through Airflow's own lookup."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "generic",
-                "host": "elasticsearch",
-                "port": 9200,
-                "schema": "https",
-                "login": "elastic",
-                "password": "changeme-please",
-                "extra": {"ca_certs": "/certs/ca.crt"},
-            }
-        ),
+    connections = airflow_connections(
+        es_url="https://elastic:changeme-please@elasticsearch:9200",
+        es_ca_certs="/certs/ca.crt",
+        smtp_host="mailpit",
+        smtp_port=1025,
     )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "mailpit",
-                "port": 1025,
-                "extra": {
-                    "from_email": "newsmon@example.org",
-                    "disable_ssl": True,
-                    "disable_tls": True,
-                },
-            }
-        ),
-    )
+    for name, value in connections.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("NEWSMON_INDEX_PREFIX", "airflowtest")
     settings = settings_for_airflow(_config_dir(tmp_path))
     assert settings.es.url == "https://elasticsearch:9200"

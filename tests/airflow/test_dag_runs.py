@@ -7,7 +7,6 @@ aiosmtpd catcher and a local feed server.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,13 +15,20 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from localdev.feedserver import FeedServer
 from localdev.mailcatcher import MailCatcher
+from tests.factories import (
+    airflow_connections,
+    digest_rule,
+    instant_rule,
+    served_feeds,
+    subscriber,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = ROOT / "dags"
@@ -78,54 +84,22 @@ def airflow_env(
     smtp_server: MailCatcher,
 ) -> Path:
     """Config directory and the environment a production task sees, aimed at test services."""
-    if not (ROOT / "config" / "topics.yaml").exists():
-        pytest.fail("config/topics.yaml is missing: the taxonomy ships with the repository")
-    cfg = tmp_path / "config"
-    cfg.mkdir()
-    shutil.copy(ROOT / "config" / "topics.yaml", cfg / "topics.yaml")
-    feeds = ["feeds:"]
-    for name in ("wire-a.xml", "outlet-b.xml"):
-        fid = name.removesuffix(".xml")
-        feeds += [f"  - id: {fid}", f"    name: {fid.title()}", f"    url: {served.url_for(name)}"]
-    (cfg / "feeds.yaml").write_text("\n".join(feeds) + "\n", encoding="utf-8")
-    (cfg / "subscribers.yaml").write_text(
-        "subscribers:\n"
-        "  - email: analyst@example.org\n"
-        "    timezone: UTC\n"
-        "    alerts:\n"
-        "      - {name: leaders, query: 'topics:hamas_leadership', mode: instant}\n"
-        "      - {name: morning, query: 'topics:hamas_leadership', mode: digest, digest: hourly}\n",
-        encoding="utf-8",
+    cfg = write_config(
+        tmp_path / "config",
+        feeds=served_feeds(served, "wire-a.xml", "outlet-b.xml"),
+        subscribers=[
+            subscriber(
+                instant_rule("topics:hamas_leadership", name="leaders"),
+                digest_rule("topics:hamas_leadership", name="morning", every="hourly"),
+                timezone="UTC",
+            )
+        ],
     )
-    es = urlsplit(elasticsearch_url)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "elasticsearch",
-                "host": es.hostname,
-                "port": es.port or 9200,
-                "schema": es.scheme,
-                "login": es.username,
-                "password": es.password,
-            }
-        ),
+    connections = airflow_connections(
+        es_url=elasticsearch_url, smtp_host=smtp_server.host, smtp_port=smtp_server.port
     )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": smtp_server.host,
-                "port": smtp_server.port,
-                "extra": {
-                    "from_email": "newsmon@example.org",
-                    "disable_ssl": True,
-                    "disable_tls": True,
-                },
-            }
-        ),
-    )
+    for name, value in connections.items():
+        monkeypatch.setenv(name, value)
     # Wrong on purpose: the connections, not these, must decide where tasks go.
     monkeypatch.setenv("NEWSMON_ES_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("NEWSMON_SMTP_HOST", "127.0.0.1")

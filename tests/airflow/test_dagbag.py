@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.factories import airflow_connections
+
 EXPECTED = {
     "newsmon_poll": "*/5 * * * *",
     "newsmon_alerts": None,  # asset-triggered, checked separately
@@ -144,23 +146,11 @@ def test_failure_callback_emails_the_ops_address(
     dagbag: Any, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The DAG-level notifier, called with the processor's minimal context, sends real mail."""
-    import json
-
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": smtp_server.host,
-                "port": smtp_server.port,
-                "extra": {
-                    "from_email": "airflow@example.org",
-                    "disable_ssl": True,
-                    "disable_tls": True,
-                },
-            }
-        ),
+    connections = airflow_connections(
+        smtp_host=smtp_server.host, smtp_port=smtp_server.port, mail_from="airflow@example.org"
     )
+    for name, value in connections.items():
+        monkeypatch.setenv(name, value)
     dag = dagbag.dags["newsmon_maintenance"]
     callbacks = dag.on_failure_callback
     notifier = callbacks[0] if isinstance(callbacks, list) else callbacks

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,39 +18,18 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from localdev.feedserver import FeedServer
+from tests.factories import (
+    hamas_in_turkey_subscriber,
+    instant_rule,
+    served_feed,
+    subscriber,
+    three_outlets,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FEEDS = ROOT / "tests" / "fixtures" / "feeds"
 NEWSMON = Path(sys.executable).parent / "newsmon"
-
-
-def write_config(cfg: Path, server: FeedServer, subscriber_query: str) -> None:
-    cfg.mkdir()
-    shutil.copy(ROOT / "config" / "topics.yaml", cfg / "topics.yaml")
-    feeds = [
-        ("wire-a", "Wire A", "wire-a.xml"),
-        ("outlet-b", "Outlet B", "outlet-b.xml"),
-        ("outlet-c", "Outlet C", "outlet-c.xml"),
-        ("broken", "Broken Feed", "malformed.xml"),
-    ]
-    lines = ["feeds:"]
-    for fid, name, fname in feeds:
-        lines += [f"  - id: {fid}", f"    name: {name}", f"    url: {server.url_for(fname)}"]
-    (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (cfg / "subscribers.yaml").write_text(
-        "subscribers:\n"
-        "  - email: analyst@example.org\n"
-        "    name: Analyst\n"
-        "    alerts:\n"
-        "      - name: Hamas leaders in Turkey\n"
-        f"        query: '{subscriber_query}'\n"
-        "        mode: instant\n"
-        "  - email: sport@example.org\n"
-        "    alerts:\n"
-        "      - name: Cricket\n"
-        "        query: 'cricket'\n",
-        encoding="utf-8",
-    )
 
 
 def run_once(env: dict[str, str], cfg: Path) -> tuple[dict[str, Any], str]:
@@ -80,8 +58,17 @@ def test_story_travels_from_feed_to_inbox(
     es_client: Elasticsearch,
     index_prefix: str,
 ) -> None:
-    cfg = tmp_path / "config"
-    write_config(cfg, feed_server, "topics:hamas_leadership AND topics:turkey_israel")
+    cfg = write_config(
+        tmp_path / "config",
+        feeds=[
+            *three_outlets(feed_server),
+            served_feed(feed_server, "malformed.xml", feed_id="broken", name="Broken Feed"),
+        ],
+        subscribers=[
+            hamas_in_turkey_subscriber(),
+            subscriber(instant_rule("cricket", name="Cricket"), email="sport@example.org"),
+        ],
+    )
 
     report, stderr = run_once(newsmon_env, cfg)
 

@@ -28,6 +28,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from localdev.feedserver import FeedServer
+from tests.factories import hamas_in_turkey_subscriber, three_outlets, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FEEDS = ROOT / "tests" / "fixtures" / "feeds"
@@ -127,30 +128,6 @@ def feed_server() -> Iterator[FeedServer]:
         yield server
 
 
-def _write_config(cfg: Path, server: FeedServer) -> None:
-    cfg.mkdir()
-    shutil.copy(ROOT / "config" / "topics.yaml", cfg / "topics.yaml")
-    lines = ["feeds:"]
-    for fid, name, fname in (
-        ("wire-a", "Wire A", "wire-a.xml"),
-        ("outlet-b", "Outlet B", "outlet-b.xml"),
-        ("outlet-c", "Outlet C", "outlet-c.xml"),
-    ):
-        lines += [f"  - id: {fid}", f"    name: {name}", f"    url: {server.url_for(fname)}"]
-    (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    # A rule that matches, so the installed copy must also find its mail templates.
-    (cfg / "subscribers.yaml").write_text(
-        "subscribers:\n"
-        "  - email: analyst@example.org\n"
-        "    name: Analyst\n"
-        "    alerts:\n"
-        "      - name: Hamas leaders in Turkey\n"
-        "        query: 'topics:hamas_leadership AND topics:turkey_israel'\n"
-        "        mode: instant\n",
-        encoding="utf-8",
-    )
-
-
 def _json_report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     lines = proc.stdout.strip().splitlines()
     assert lines, f"no JSON report on stdout; stderr:\n{proc.stderr}"
@@ -179,8 +156,12 @@ def test_installed_wheel_finds_its_files(
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    cfg = work / "config"
-    _write_config(cfg, feed_server)
+    # A rule that matches, so the installed copy must also find its mail templates.
+    cfg = write_config(
+        work / "config",
+        feeds=three_outlets(feed_server),
+        subscribers=[hamas_in_turkey_subscriber()],
+    )
     python = venv / "bin" / "python"
     newsmon = venv / "bin" / "newsmon"
 

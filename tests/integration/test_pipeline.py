@@ -16,34 +16,15 @@ from elasticsearch import Elasticsearch
 from localdev.feedserver import FeedServer
 from localdev.mailcatcher import MailCatcher
 from monitor import pipeline
-from monitor.config import Settings, load_settings
-from tests.factories import NOW
+from monitor.config import load_settings
+from tests.factories import NOW, digest_rule, instant_rule, served_feeds, subscriber, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
 
 RULE_LEADERS = "topics:hamas_leadership"
-
-
-def configure(
-    cfg: Path, server: FeedServer, feeds: list[str], subscribers: str, env: dict[str, str]
-) -> Settings:
-    cfg.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "config" / "topics.yaml", cfg / "topics.yaml")
-    lines = ["feeds:"]
-    for name in feeds:
-        fid = name.removesuffix(".xml")
-        lines += [f"  - id: {fid}", f"    name: {fid.title()}", f"    url: {server.url_for(name)}"]
-    (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (cfg / "subscribers.yaml").write_text(subscribers, encoding="utf-8")
-    return load_settings(cfg, env)
-
-
-def instant(query: str) -> str:
-    return (
-        "subscribers:\n  - email: analyst@example.org\n    alerts:\n"
-        f"      - name: watch\n        query: '{query}'\n        mode: instant\n"
-    )
+# The analyst wants each new cluster about Hamas leaders at once.
+WATCH_LEADERS = [subscriber(instant_rule(RULE_LEADERS))]
 
 
 @pytest.fixture
@@ -66,7 +47,10 @@ def test_copy_in_a_later_run_joins_cluster_and_does_not_realert(
     es_client: Elasticsearch,
 ) -> None:
     publish(served, "wire-a.xml")
-    s = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), newsmon_env)
+    cfg = write_config(
+        tmp_path / "cfg", feeds=served_feeds(served, "wire-a.xml"), subscribers=WATCH_LEADERS
+    )
+    s = load_settings(cfg, newsmon_env)
     pipeline.init(s, NOW)
     first = pipeline.poll(s, now=NOW)
     assert first["stories_new"] == 3
@@ -76,9 +60,10 @@ def test_copy_in_a_later_run_joins_cluster_and_does_not_realert(
 
     # Later another outlet carries the same story.
     publish(served, "outlet-b.xml")
-    s = configure(
-        tmp_path / "cfg", served, ["wire-a.xml", "outlet-b.xml"], instant(RULE_LEADERS), newsmon_env
+    write_config(
+        cfg, feeds=served_feeds(served, "wire-a.xml", "outlet-b.xml"), subscribers=WATCH_LEADERS
     )
+    s = load_settings(cfg, newsmon_env)
     later = NOW + timedelta(minutes=10)  # in the next year: the copy goes to January's index
     second = pipeline.poll(s, now=later)
     assert second["stories_new"] == 2  # the copy and outlet B's unrelated item
@@ -120,7 +105,10 @@ def test_smtp_outage_sends_nothing_then_exactly_once(
 ) -> None:
     publish(served, "wire-a.xml")
     down_env = {**newsmon_env, "NEWSMON_SMTP_PORT": str(_closed_port())}
-    s_down = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), down_env)
+    cfg = write_config(
+        tmp_path / "cfg", feeds=served_feeds(served, "wire-a.xml"), subscribers=WATCH_LEADERS
+    )
+    s_down = load_settings(cfg, down_env)
     pipeline.init(s_down, NOW)
     pipeline.poll(s_down, now=NOW)
     report = pipeline.send_alerts(s_down, now=NOW + timedelta(minutes=1))
@@ -131,7 +119,7 @@ def test_smtp_outage_sends_nothing_then_exactly_once(
     store = pipeline.open_store(s_down)
     assert store.feeds.get_cursor("instant") is None  # the window will be retried
 
-    s_up = configure(tmp_path / "cfg", served, ["wire-a.xml"], instant(RULE_LEADERS), newsmon_env)
+    s_up = load_settings(cfg, newsmon_env)
     assert pipeline.send_alerts(s_up, now=NOW + timedelta(minutes=6))["sent"] == 1
     assert pipeline.send_alerts(s_up, now=NOW + timedelta(minutes=11))["sent"] == 0
     # A cleared/retried task that lost its cursor re-runs the window: the ledger still refuses.
@@ -146,12 +134,17 @@ def test_bad_rule_is_reported_and_good_rule_still_sends(
     tmp_path: Path, served: FeedServer, smtp_server: MailCatcher, newsmon_env: dict[str, str]
 ) -> None:
     publish(served, "wire-a.xml")
-    subs = (
-        "subscribers:\n  - email: analyst@example.org\n    alerts:\n"
-        "      - {name: broken, query: 'title:(unclosed'}\n"
-        f"      - {{name: good, query: '{RULE_LEADERS}'}}\n"
+    cfg = write_config(
+        tmp_path / "cfg",
+        feeds=served_feeds(served, "wire-a.xml"),
+        subscribers=[
+            subscriber(
+                instant_rule("title:(unclosed", name="broken"),
+                instant_rule(RULE_LEADERS, name="good"),
+            )
+        ],
     )
-    s = configure(tmp_path / "cfg", served, ["wire-a.xml"], subs, newsmon_env)
+    s = load_settings(cfg, newsmon_env)
     pipeline.init(s, NOW)
     pipeline.poll(s, now=NOW)
     report = pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))
@@ -165,12 +158,18 @@ def test_digest_goes_once_per_period(
 ) -> None:
     publish(served, "wire-a.xml")
     publish(served, "outlet-b.xml")
-    subs = (
-        "subscribers:\n  - email: editor@example.org\n    timezone: Europe/Istanbul\n"
-        "    alerts:\n      - name: hourly leaders\n"
-        f"        query: '{RULE_LEADERS}'\n        mode: digest\n        digest: hourly\n"
+    cfg = write_config(
+        tmp_path / "cfg",
+        feeds=served_feeds(served, "wire-a.xml", "outlet-b.xml"),
+        subscribers=[
+            subscriber(
+                digest_rule(RULE_LEADERS, name="hourly leaders", every="hourly"),
+                email="editor@example.org",
+                timezone="Europe/Istanbul",
+            )
+        ],
     )
-    s = configure(tmp_path / "cfg", served, ["wire-a.xml", "outlet-b.xml"], subs, newsmon_env)
+    s = load_settings(cfg, newsmon_env)
     pipeline.init(s, NOW)
     pipeline.poll(s, now=NOW)
     # Nothing is due before the hour the stories were indexed in has ended...

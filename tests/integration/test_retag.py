@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,8 @@ from elasticsearch import Elasticsearch
 
 from monitor import pipeline
 from monitor.config import load_settings
-from monitor.models import Story
 from monitor.store import Store
-from tests.factories import NOW
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.factories import NOW, make_story, write_config
 
 
 def retag(env: dict[str, str], cfg: Path) -> dict[str, Any]:
@@ -26,46 +22,31 @@ def retag(env: dict[str, str], cfg: Path) -> dict[str, Any]:
 def test_retag_fills_topics_of_stored_stories_once(
     tmp_path: Path, es_client: Elasticsearch, index_prefix: str, newsmon_env: dict[str, str]
 ) -> None:
-    cfg = tmp_path / "cfg"
-    cfg.mkdir()
-    shutil.copy(ROOT / "config" / "topics.yaml", cfg / "topics.yaml")
-    (cfg / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+    cfg = write_config(tmp_path / "cfg")
     store = Store(es_client, index_prefix)
     store.lifecycle.install(NOW)
     now = NOW
     # Stored before the taxonomy knew anything: no topics, no people.
     stories = [
-        Story(
-            id="old1",
-            feed_id="f",
-            outlet="O",
-            url="https://x.org/1",
-            canonical_url="https://x.org/1",
+        make_story(
+            "old1",
+            when=now - timedelta(days=2),
             title="Erdoğan recalls Türkiye's ambassador from Tel Aviv",
             summary="Ankara withdrew its envoy to Israel in protest at the Gaza offensive.",
-            fetched_at=now - timedelta(days=2),
             lang="en",
         ),
-        Story(
-            id="old2",
-            feed_id="f",
-            outlet="O",
-            url="https://x.org/2",
-            canonical_url="https://x.org/2",
+        make_story(
+            "old2",
+            when=now - timedelta(days=3),
             title="Storm closes ferry routes in the Aegean",
             summary="Ferries between islands were cancelled as winds reached gale force.",
-            fetched_at=now - timedelta(days=3),
             lang="en",
         ),
-        Story(
-            id="ancient",
-            feed_id="f",
-            outlet="O",
-            url="https://x.org/3",
-            canonical_url="https://x.org/3",
+        make_story(
+            "ancient",
+            when=now - timedelta(days=90),
             title="Erdoğan and Herzog speak by phone",
             summary="The Turkish and Israeli presidents discussed ties.",
-            fetched_at=now - timedelta(days=90),
             lang="en",
         ),
     ]

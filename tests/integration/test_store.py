@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from elasticsearch import Elasticsearch
 
-from monitor.models import Delivery, FeedState, Story
+from monitor.models import Delivery, FeedState
 from monitor.store import Store, retention_cutoff
-from tests.factories import NOW
+from tests.factories import NOW, make_story
 
 
 @pytest.fixture
@@ -17,21 +17,6 @@ def store(es_client: Elasticsearch, index_prefix: str) -> Store:
     s = Store(es_client, index_prefix)
     s.lifecycle.install(NOW)
     return s
-
-
-def story(n: int, when: datetime, **kw: object) -> Story:
-    base = dict(
-        id=f"id{n}",
-        feed_id="f",
-        outlet="Outlet",
-        url=f"https://x.org/{n}",
-        canonical_url=f"https://x.org/{n}",
-        title=f"Title {n} Erdoğan",
-        summary="s",
-        fetched_at=when,
-    )
-    base.update(kw)
-    return Story(**base)  # type: ignore[arg-type]
 
 
 def test_install_is_idempotent_and_creates_alias(store: Store, es_client: Elasticsearch) -> None:
@@ -48,11 +33,23 @@ def test_install_is_idempotent_and_creates_alias(store: Store, es_client: Elasti
 def test_index_is_idempotent_and_monthly(store: Store, es_client: Elasticsearch) -> None:
     march = datetime(2025, 3, 14, 9, tzinfo=UTC)
     now = NOW
-    r1 = store.stories.index([story(1, march), story(2, now)], now=NOW)
+    r1 = store.stories.index(
+        [
+            make_story(1, when=march, title="Title 1 Erdoğan"),
+            make_story(2, when=now, title="Title 2 Erdoğan"),
+        ],
+        now=NOW,
+    )
     assert sorted(r1.created) == ["id1", "id2"]
     assert not r1.errors
     # The same stories again (a re-poll): nothing is written, the first version stays.
-    r2 = store.stories.index([story(1, now, title="changed"), story(2, now)], now=NOW)
+    r2 = store.stories.index(
+        [
+            make_story(1, when=now, title="changed"),
+            make_story(2, when=now, title="Title 2 Erdoğan"),
+        ],
+        now=NOW,
+    )
     assert r2.created == []
     assert sorted(r2.skipped) == ["id1", "id2"]
     store.refresh()
@@ -72,7 +69,7 @@ def test_index_is_idempotent_and_monthly(store: Store, es_client: Elasticsearch)
 
 def test_invalid_rule_is_reported_and_others_still_run(store: Store) -> None:
     now = NOW
-    store.stories.index([story(1, now)], now=NOW)
+    store.stories.index([make_story(1, when=now)], now=NOW)
     store.refresh()
     res = store.stories.search_window(
         ["title:(unclosed", "outlet:Outlet"], now - timedelta(hours=1), now + timedelta(minutes=1)
@@ -87,9 +84,9 @@ def test_cluster_counts_are_recomputed_from_members(store: Store, es_client: Ela
     now = NOW
     store.stories.index(
         [
-            story(1, now, outlet="A"),
-            story(2, now, outlet="B", cluster_id="id1", is_primary=False),
-            story(3, now, outlet="C", cluster_id="id1", is_primary=False),
+            make_story(1, when=now, outlet="A"),
+            make_story(2, when=now, outlet="B", cluster_id="id1", is_primary=False),
+            make_story(3, when=now, outlet="C", cluster_id="id1", is_primary=False),
         ],
         now=NOW,
     )
@@ -150,7 +147,7 @@ def test_feed_state_and_cursor_round_trip(store: Store) -> None:
 def test_retention_drops_whole_old_months(store: Store, es_client: Elasticsearch) -> None:
     now = NOW
     old = datetime(2020, 5, 1, tzinfo=UTC)
-    store.stories.index([story(1, old), story(2, now)], now=NOW)
+    store.stories.index([make_story(1, when=old), make_story(2, when=now)], now=NOW)
     dropped = store.lifecycle.drop_months_before(retention_cutoff(now, 24))
     assert dropped == [f"{store.names.stories}-2020.05"]
     store.refresh()
@@ -163,9 +160,9 @@ def test_finished_months_are_compacted_to_one_segment(
     now = NOW
     last_year = datetime(now.year - 1, 6, 1, tzinfo=UTC)
     for n in range(3):  # three refreshes: three segments in the old month's index
-        store.stories.index([story(10 + n, last_year)], now=NOW)
+        store.stories.index([make_story(10 + n, when=last_year)], now=NOW)
         store.refresh()
-    store.stories.index([story(20, now)], now=NOW)
+    store.stories.index([make_story(20, when=now)], now=NOW)
     store.refresh()
     old_index = store.names.stories_for(last_year)
     assert store.lifecycle.compact_finished_months(now) == [

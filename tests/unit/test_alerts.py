@@ -11,28 +11,16 @@ from monitor.alerts import (
     window_start,
 )
 from monitor.config import AlertRule, Subscriber
-from monitor.models import Story
-from tests.factories import NOW
-
-
-def src(id: str, cluster: str, outlet: str, primary: bool) -> Story:
-    return Story(
-        id=id,
-        feed_id=outlet.lower(),
-        outlet=outlet,
-        url=f"https://x.org/{id}",
-        canonical_url=f"https://x.org/{id}",
-        title=f"t{id}",
-        summary="",
-        fetched_at=NOW,
-        cluster_id=cluster,
-        is_primary=primary,
-    )
+from tests.factories import make_story
 
 
 def test_one_hit_per_cluster_prefers_primary_and_lists_other_outlets() -> None:
     hits = hits_by_cluster(
-        [src("b", "a", "B", False), src("a", "a", "A", True), src("z", "z", "Z", True)]
+        [
+            make_story("b", outlet="B", cluster_id="a", is_primary=False),
+            make_story("a", outlet="A", cluster_id="a"),
+            make_story("z", outlet="Z", cluster_id="z"),
+        ]
     )
     assert [h.id for h in hits] == ["a", "z"]
     assert hits[0].also_reported_by == ["B"]
@@ -44,7 +32,13 @@ def test_plan_instant_one_mail_per_rule_and_cluster_with_stable_ids() -> None:
     rule = sub.alerts[0]
     mails = plan_instant(
         [(sub, rule)],
-        [[src("a", "a", "A", True), src("b", "a", "B", False), src("c", "c", "C", True)]],
+        [
+            [
+                make_story("a", outlet="A", cluster_id="a"),
+                make_story("b", outlet="B", cluster_id="a", is_primary=False),
+                make_story("c", outlet="C", cluster_id="c"),
+            ]
+        ],
     )
     assert len(mails) == 2
     assert mails[0].delivery_id == instant_delivery_id(sub.email, "r", "a")

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.factories import feed, write_config
+
 ROOT = Path(__file__).resolve().parents[2]
 NEWSMON = Path(sys.executable).parent / "newsmon"
 
@@ -91,8 +93,8 @@ def test_config_check_passes_on_shipped_config_and_fails_in_one_line(tmp_path: P
     ok = run(["config", "check", "--json"])
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["feeds"] >= 10
-    (tmp_path / "feeds.yaml").write_text("feeds:\n  - {id: x, url: 'gopher://x', name: X}\n")
-    bad = run(["config", "check"], NEWSMON_CONFIG_DIR=str(tmp_path))
+    cfg = write_config(tmp_path, feeds=[feed("x", "gopher://x")], topics=False)
+    bad = run(["config", "check"], NEWSMON_CONFIG_DIR=str(cfg))
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0
     assert "feeds.yaml: feeds[0].url: not an http(s) URL" in bad.stderr

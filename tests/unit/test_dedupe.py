@@ -34,7 +34,7 @@ from monitor.dedupe import (
 )
 from monitor.models import Story
 from monitor.urls import canonical_url, story_id
-from tests.factories import NOW
+from tests.factories import NOW, make_story
 
 DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev-stories.jsonl"
 
@@ -300,15 +300,15 @@ def _story(
     link = url or f"https://{re.sub(r'[^a-z]', '', outlet.lower()) or 'x'}.example/{slug}"
     canon = canonical_url(link)
     pub = datetime.fromisoformat(published.replace("Z", "+00:00"))
-    s = Story(
-        id=story_id(canon, guid, outlet),
+    s = make_story(
+        story_id(canon, guid, outlet),
+        when=fetched or pub,
         feed_id=outlet,
         outlet=outlet,
         url=link,
         canonical_url=canon,
         title=title,
         summary=summary,
-        fetched_at=fetched or pub,
         published=pub,
         guid=guid,
     )

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from monitor.alerts import PlannedMail, StoryHit
+from monitor.alerts import PlannedMail
 from monitor.config import AlertRule, Subscriber
 from monitor.mail import render
+from tests.factories import make_hit
 
 
 def test_render_multipart_escapes_html_and_inlines_css() -> None:
     sub = Subscriber(email="desk@example.org", name="Desk")
     rule = AlertRule(name="Leaders", query="topics:hamas_leadership")
-    hit = StoryHit(
-        id="s1",
-        cluster_id="s1",
+    hit = make_hit(
+        "s1",
         title="Talks <b>resume</b> & more",
         summary="A summary.",
         url="https://news.example/a?x=1&y=2",
@@ -38,18 +38,7 @@ def test_digest_subject_counts_stories() -> None:
     rule = AlertRule(
         name="Turkey", query="topics:turkey_israel", mode="digest", digest="daily 07:00"
     )
-    hits = [
-        StoryHit(
-            id=str(i),
-            cluster_id=str(i),
-            title=f"T{i}",
-            summary="",
-            url="u",
-            outlet="O",
-            published=None,
-        )
-        for i in range(3)
-    ]
+    hits = [make_hit(i) for i in range(3)]
     msg = render(PlannedMail("d-1", sub, rule, "digest", hits, period="2026-01-02"), "n@x.org")
     assert msg["Subject"] == "[newsmon] Turkey digest: 3 stories"
     assert "2026-01-02" in msg.get_body(preferencelist=("plain",)).get_content()

@@ -18,6 +18,7 @@ from monitor.config import Settings, load_settings
 from monitor.models import FeedState
 from monitor.pipeline import DUE_SLACK, due_feeds
 from monitor.store import monthly_index, retention_cutoff
+from tests.factories import feed, write_config
 
 ISTANBUL, LONDON, NEW_YORK, KOLKATA = (
     "Europe/Istanbul",  # UTC+3 all year, no DST
@@ -216,12 +217,16 @@ def test_retention_cutoff_at_month_and_year_edges(
 
 @pytest.fixture
 def five_minute_feed(tmp_path: Path) -> Settings:
-    (tmp_path / "feeds.yaml").write_text(
-        "default_interval: 5m\nfeeds:\n  - {id: a, url: 'https://x.org/a', name: A}\n"
-        "  - {id: paused, url: 'https://x.org/b', name: B, enabled: false}\n",
-        encoding="utf-8",
+    cfg = write_config(
+        tmp_path,
+        feeds=[
+            feed("a", "https://x.org/a"),
+            feed("paused", "https://x.org/b", name="B", enabled=False),
+        ],
+        default_interval="5m",
+        topics=False,
     )
-    return load_settings(tmp_path, {})
+    return load_settings(cfg, {})
 
 
 @pytest.mark.parametrize("now", EDGES)
