@@ -58,7 +58,7 @@ def _offset_seconds(tz: str, when: str) -> int:
     then sees the same shifted clock, which keeps running.
     """
     local = datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(tz))
-    return int(local.timestamp() - time.time())
+    return round(local.timestamp() - time.time())
 
 
 def _observed_clock(env: dict[str, str]) -> str:

@@ -39,6 +39,9 @@ class Story:
     lsh_bands: list[str] = field(default_factory=list)
     cluster_id: str = ""  # id of the first-seen story of its cluster ("" until dedupe ran)
     is_primary: bool = True
+    # Reports of one event (reworded, or in another language) share an event id: the id of the
+    # event's first report. Copies of one text (one cluster) are always in one event.
+    event_id: str = ""
     wire: str | None = None
     # Outlets that carried this story's cluster: kept on the primary by `store`, empty elsewhere.
     outlets: list[str] = field(default_factory=list)

@@ -215,3 +215,49 @@ def airflow_connections(
             }
         )
     return env
+
+
+# ---- generated feeds -------------------------------------------------------------------------
+
+# Words for generated stories, written for these tests: random sentences over a few hundred
+# words share almost no word pairs, so generated stories are unrelated unless copied.
+_WORDS = tuple(
+    """
+    harbour council budget vote river bridge festival museum orchestra library tram winter
+    farmers harvest wheat prices exporters shipping port strike union wages teachers schools
+    hospital nurses clinic vaccine research university students campus exam rail signals
+    airport runway delay storm flooding coast village mayor election ballot turnout coalition
+    minister treasury bonds inflation bank lending mortgage housing rents tenants landlords
+    court appeal verdict judge jury prosecutor lawyer prison parole police patrol traffic
+    cyclists helmet marathon stadium league coach striker goal referee transfer contract
+    satellite launch rocket telescope planet comet observatory laboratory chemist enzyme bakery
+    market cheese vineyard olive orchard beekeepers honey drought reservoir canal factory
+    robots assembly batteries charging grid solar turbine offshore pipeline refinery theatre
+    premiere novelist poetry gallery sculptor exhibition auction painting restoration
+""".split()  # noqa: SIM905 - a word list reads better as prose
+)
+
+
+def synthetic_text(rng: Any, words: int) -> str:
+    """A sentence-like run of random words: unrelated to any other unless copied."""
+    return " ".join(rng.choice(_WORDS) for _ in range(words)).capitalize() + "."
+
+
+def rss_feed(title: str, items: Sequence[dict[str, str]]) -> str:
+    """An RSS 2.0 document; each item needs guid, title, link, summary and pubDate."""
+    from xml.sax.saxutils import escape
+
+    body = "".join(
+        "<item>"
+        f"<title>{escape(i['title'])}</title><link>{escape(i['link'])}</link>"
+        f'<guid isPermaLink="false">{escape(i["guid"])}</guid>'
+        f"<pubDate>{i['pubDate']}</pubDate>"
+        f"<description>{escape(i['summary'])}</description>"
+        "</item>"
+        for i in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>https://example.org/</link>"
+        f"<description>generated</description>{body}</channel></rss>"
+    )

@@ -13,16 +13,17 @@ Modules, one job each: `polling` (the poll), `delivery` (instant alerts and dige
 from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.cycle import config_summary, init, run_once
 from monitor.pipeline.delivery import send_alerts, send_digests
+from monitor.pipeline.grouping import group_pending
 from monitor.pipeline.maintenance import feed_health, maintain, retag
-from monitor.pipeline.polling import DUE_SLACK, due_feeds, enrich, feed_batches, poll
+from monitor.pipeline.polling import DUE_SLACK, due_feeds, feed_batches, poll
 
 __all__ = [
     "DUE_SLACK",
     "config_summary",
     "due_feeds",
-    "enrich",
     "feed_batches",
     "feed_health",
+    "group_pending",
     "init",
     "maintain",
     "open_store",

@@ -15,6 +15,7 @@ from monitor.config import AlertRule, Settings, Subscriber
 from monitor.mail import Mailer, MailError, render
 from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store
+from monitor.pipeline.grouping import group_pending
 from monitor.store import Store
 
 __all__ = ["ALERT_FIRST_RUN", "ALERT_OVERLAP", "send_alerts", "send_digests"]
@@ -110,6 +111,9 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
             "failed": [],
             "rule_errors": [],
         }
+    # Stories a crashed or deferred poll left pending are grouped first: alerts see only
+    # grouped stories.
+    group_pending(store, settings.dedupe_window_days, now)
     store.refresh()
     cursor = store.feeds.get_cursor("instant")
     start = rules.window_start(cursor, now, overlap=ALERT_OVERLAP, first_run=ALERT_FIRST_RUN)

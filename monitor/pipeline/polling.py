@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from monitor.clock import utcnow
 from monitor.config import FeedConfig, Settings
-from monitor.dedupe import annotate, apply_decision, assign_cluster
+from monitor.dedupe import annotate
 from monitor.fetch import FeedRequest, fetch_feeds
 from monitor.models import FeedState, FetchResult, Story
 from monitor.parse import parse_feed
 from monitor.pipeline.context import open_store, tagger_for
-from monitor.store import StoreLookup
+from monitor.pipeline.grouping import group_pending
 from monitor.tagging import Tagger
 
-__all__ = ["DUE_SLACK", "due_feeds", "enrich", "feed_batches", "poll"]
+__all__ = ["DUE_SLACK", "due_feeds", "feed_batches", "poll", "tag_stories"]
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,10 @@ def feed_batches(
     return [due[i : i + batch_size] for i in range(0, len(due), batch_size)]
 
 
-def enrich(stories: Sequence[Story], lookup: StoreLookup, tagger: Tagger, window_days: int) -> None:
-    """Dedupe and tag new stories in arrival order (oldest published first)."""
+def tag_stories(stories: Sequence[Story], tagger: Tagger) -> None:
+    """Tag new stories and fill the dedupe fields that depend on each story alone."""
     for s in stories:
         annotate(s)
-        apply_decision(s, assign_cluster(s, lookup, window_days=window_days))
-        lookup.memory.add(s)
         result = tagger.tag(s.title, s.summary, s.content, s.lang)
         s.topics = result.topics
         s.topic_scores = result.scores
@@ -92,17 +92,42 @@ def _feed_error(res: FetchResult) -> str | None:
     return res.error or (f"HTTP {res.status}" if res.status else "fetch failed")
 
 
+@dataclass
+class _Outcome:
+    """What one poll learnt about one feed, applied later to the feed's state as stored then."""
+
+    url: str
+    status: int | None
+    error: str | None
+    validators: tuple[str | None, str | None] | None  # None: keep the stored ones
+    new: int = 0
+
+    def apply(self, feed_id: str, current: FeedState | None, now: datetime) -> FeedState:
+        st = current or FeedState(feed_id=feed_id, url=self.url)
+        same_url = st.url == self.url  # validators belong to a URL
+        st.url, st.last_polled, st.last_status = self.url, now, self.status
+        if self.error:
+            st.last_error = self.error
+            st.consecutive_failures += 1
+        else:
+            st.last_success, st.last_error, st.consecutive_failures = now, None, 0
+        if self.validators is not None:
+            etag, modified = self.validators
+            st.etag = etag or (st.etag if same_url else None)
+            st.last_modified = modified or (st.last_modified if same_url else None)
+        st.stories_total += self.new
+        return st
+
+
 class _Batch:
-    """What one poll learnt feed by feed: report rows, new states, parsed stories."""
+    """What one poll learnt feed by feed: report rows, outcomes, parsed stories."""
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
-        self.states: list[FeedState] = []
+        self.outcomes: dict[str, _Outcome] = {}
         self.stories: list[Story] = []
-        self.validators: dict[str, tuple[str | None, str | None]] = {}
 
-    def record(self, f: FeedConfig, res: FetchResult, st: FeedState, now: datetime) -> None:
-        st.url, st.last_polled, st.last_status = f.url, now, res.status
+    def record(self, f: FeedConfig, res: FetchResult, now: datetime) -> None:
         row: dict[str, Any] = {
             "feed": f.id,
             "status": "ok",
@@ -134,14 +159,10 @@ class _Batch:
                 self.stories.extend(parsed.stories)
         if error:
             row["status"], row["error"] = "error", error
-            st.last_error = error
-            st.consecutive_failures += 1
             log.warning("feed %s failed: %s", f.id, error)
-        else:
-            self.validators[f.id] = (res.etag or st.etag, res.last_modified or st.last_modified)
-            st.last_success, st.last_error, st.consecutive_failures = now, None, 0
+        validators = None if error else (res.etag, res.last_modified)
+        self.outcomes[f.id] = _Outcome(f.url, res.status, error, validators)
         self.rows[f.id] = row
-        self.states.append(st)
 
 
 def poll(
@@ -165,7 +186,7 @@ def poll(
     )
     b = _Batch()
     for f, res in zip(feeds, results, strict=True):
-        b.record(f, res, states.get(f.id) or FeedState(feed_id=f.id, url=f.url), now)
+        b.record(f, res, now)
 
     existing = store.stories.locate([s.id for s in b.stories])
     fresh: dict[str, Story] = {}
@@ -173,14 +194,13 @@ def poll(
         if s.id not in existing:
             fresh.setdefault(s.id, s)  # the same item in two feeds of one outlet
     new = list(fresh.values())
-    enrich(new, store.lookup(), tagger_for(settings), settings.dedupe_window_days)
+    tag_stories(new, tagger_for(settings))
+    # Stored pending: the grouping step decides clusters and events, one process at a time.
     indexed = store.stories.index(new, now=now)
     for e in indexed.errors:
         log.error("story not indexed: %s", e)
     created = set(indexed.created)
-    store.stories.refresh_clusters(
-        {s.cluster_id for s in new if s.id in created and not s.is_primary}
-    )
+    grouping = group_pending(store, settings.dedupe_window_days, now)
     stored = created | set(indexed.skipped)
     unstored_feeds = set()
     for s in new:
@@ -188,21 +208,22 @@ def poll(
             b.rows[s.feed_id]["new"] += 1
         elif s.id not in stored:
             unstored_feeds.add(s.feed_id)
-    for st in b.states:
-        st.stories_total += b.rows[st.feed_id]["new"]
+    for fid, outcome in b.outcomes.items():
+        outcome.new = b.rows[fid]["new"]
         # A feed whose stories failed to index keeps its old validators: the next poll then
         # gets the whole feed again instead of a 304 that would lose those stories for good.
-        if st.feed_id in b.validators and st.feed_id not in unstored_feeds:
-            st.etag, st.last_modified = b.validators[st.feed_id]
-    store.feeds.save(b.states)
+        if fid in unstored_feeds:
+            outcome.validators = None
+    store.feeds.update({fid: partial(o.apply, fid, now=now) for fid, o in b.outcomes.items()})
     report = {
         "feeds": list(b.rows.values()),
         "feeds_polled": len(feeds),
         "feeds_failed": sum(1 for r in b.rows.values() if r["status"] == "error"),
         "stories_seen": len(b.stories),
         "stories_new": len(created),
-        "duplicates_clustered": sum(1 for s in new if s.id in created and not s.is_primary),
+        "duplicates_clustered": grouping["clustered"],
         "index_errors": indexed.errors,
+        "grouping": {k: v for k, v in grouping.items() if k != "clustered"},
     }
     log.info(
         "polled %d feeds (%d failed): %d new stories, %d clustered as copies",

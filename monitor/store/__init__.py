@@ -9,7 +9,8 @@ Modules:
 - `errors`: `StoreError`, the one error raised for any Elasticsearch failure.
 - `lifecycle`: templates and first indices, retention by month, merging finished months.
 - `stories`: creating stories, look-ups by id, cluster counts, alert searches, re-tagging.
-- `lookup`: dedupe candidates (exact keys and LSH bands) for the cluster decision.
+- `lookup`: dedupe candidates (exact keys and LSH bands) for a whole batch, in `_msearch` calls.
+- `leases`: one holder at a time for a named job (grouping, the `run --interval` loop).
 - `feeds`: feed polling state and alert cursors.
 - `ledger`: the delivery ledger (claim before send, mark after).
 - `client`: `connect`, and `Store`, which holds one of each of the above.
@@ -17,16 +18,18 @@ Modules:
 
 from monitor.store.client import Store, connect, open_store
 from monitor.store.errors import StoreError
-from monitor.store.lookup import StoreLookup
+from monitor.store.leases import LeaseBusy
+from monitor.store.lookup import BatchLookup
 from monitor.store.names import IndexNames, monthly_index, retention_cutoff
 from monitor.store.stories import IndexReport
 
 __all__ = [
+    "BatchLookup",
     "IndexNames",
     "IndexReport",
+    "LeaseBusy",
     "Store",
     "StoreError",
-    "StoreLookup",
     "connect",
     "monthly_index",
     "open_store",

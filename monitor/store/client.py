@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from monitor.clock import utcnow
 from monitor.config import ElasticsearchSettings
 from monitor.store.errors import translated
 from monitor.store.feeds import FeedStates
+from monitor.store.leases import Leases
 from monitor.store.ledger import Ledger
 from monitor.store.lifecycle import Lifecycle
-from monitor.store.lookup import StoreLookup
+from monitor.store.lookup import BatchLookup
 from monitor.store.names import IndexNames
 from monitor.store.stories import StoryIndex
 
@@ -37,12 +41,19 @@ def _url_of(client: Elasticsearch) -> str:
 
 class Store:
     """newsmon's data in Elasticsearch, by kind: ``stories``, ``feeds`` (state and cursors),
-    ``ledger`` (deliveries) and ``lifecycle`` (templates, retention, merges).
+    ``ledger`` (deliveries), ``leases`` (one holder per job) and ``lifecycle`` (templates,
+    retention, merges).
 
     Every method takes and returns newsmon records and raises only `StoreError`.
     """
 
-    def __init__(self, client: Elasticsearch, prefix: str = "newsmon") -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        prefix: str = "newsmon",
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.es = client
         self.url = _url_of(client)
         self.names = IndexNames(prefix)
@@ -50,10 +61,11 @@ class Store:
         self.feeds = FeedStates(client, self.names, self.url)
         self.ledger = Ledger(client, self.names, self.url)
         self.lifecycle = Lifecycle(client, self.names, self.url)
+        self.leases = Leases(client, self.names, self.url, clock)
 
-    def lookup(self) -> StoreLookup:
-        """A fresh dedupe candidate lookup (it remembers the stories of one poll)."""
-        return StoreLookup(self.es, self.names, self.url)
+    def lookup(self) -> BatchLookup:
+        """A fresh dedupe candidate lookup for one grouping pass."""
+        return BatchLookup(self.es, self.names, self.url)
 
     def refresh(self) -> None:
         """Make every write so far searchable."""

@@ -18,12 +18,15 @@ from monitor.text import fold
 
 __all__ = [
     "CANDIDATE_FIELDS",
+    "GROUPED",
+    "PENDING",
     "candidate_from_doc",
     "cluster_fields",
     "delivery_from_doc",
     "delivery_to_doc",
     "feed_state_from_doc",
     "feed_state_to_doc",
+    "group_fields",
     "iso",
     "parse_dt",
     "story_from_doc",
@@ -37,6 +40,11 @@ CANDIDATE_FIELDS: tuple[str, ...] = (
     *(f.name for f in fields(Candidate) if f.name != "first_seen"),
     "fetched_at",
 )
+# A story is written "pending" (`grouped: false`) and becomes visible to alerts and to other
+# stories' dedupe only once the grouping step has decided its cluster and event. Documents
+# without the field (none are written so) would count as grouped.
+GROUPED: dict[str, Any] = {"bool": {"must_not": [{"term": {"grouped": False}}]}}
+PENDING: dict[str, Any] = {"term": {"grouped": False}}
 # Fields that `retag` rewrites.
 _TAG_FIELDS = ("topics", "topic_scores", "evidence", "people", "orgs", "places")
 
@@ -67,11 +75,26 @@ def story_to_doc(story: Story, indexed_at: datetime) -> dict[str, Any]:
     doc["indexed_at"] = iso(indexed_at)
     doc["text_folded"] = fold(" ".join(p for p in (story.title, story.summary, story.content) if p))
     doc["cluster_id"] = story.cluster_id or story.id
+    doc["event_id"] = story.event_id or doc["cluster_id"]
+    doc.pop("outlets")  # the cluster's outlets live on its primary, set when it is grouped
+    doc["grouped"] = False
+    return doc
+
+
+def group_fields(story: Story, grouped_at: datetime) -> dict[str, Any]:
+    """The partial document the grouping step writes: the story's cluster and event.
+
+    ``grouped_at`` is when the story became alertable: alert windows select on it.
+    """
+    doc: dict[str, Any] = {
+        "cluster_id": story.cluster_id or story.id,
+        "is_primary": story.is_primary,
+        "event_id": story.event_id or story.cluster_id or story.id,
+        "grouped": True,
+        "grouped_at": iso(grouped_at),
+    }
     if story.is_primary:
-        doc["cluster_size"] = 1
-        doc["outlets"] = [story.outlet]
-    else:
-        doc.pop("outlets")  # the cluster's outlets live on its primary
+        doc |= cluster_fields(1, [story.outlet])
     return doc
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from monitor.models import FeedState
 from monitor.store.documents import feed_state_from_doc, feed_state_to_doc, iso, parse_dt
-from monitor.store.errors import translated
+from monitor.store.errors import StoreError, translated
 from monitor.store.names import IndexNames
 
 __all__ = ["FeedStates"]
@@ -30,18 +31,53 @@ class FeedStates:
         return {st.feed_id: st for st in states}
 
     @translated
+    def update(
+        self, changes: Mapping[str, Callable[[FeedState | None], FeedState]], attempts: int = 8
+    ) -> None:
+        """Apply each feed's change to its current stored state, compare-and-set.
+
+        A change is a function of the state as stored now, so two polls of one feed (two
+        workers, a retry overlapping a slow run) each apply their outcome on top of the
+        other's: no validators, counters or errors are lost. A write that lost the race is
+        re-read and re-applied.
+        """
+        todo = dict(changes)
+        for _ in range(attempts):
+            if not todo:
+                return
+            res = self.es.mget(index=self.names.feeds, ids=[f"feed:{f}" for f in todo])
+            actions = []
+            for fid, d in zip(todo, res["docs"], strict=True):
+                action: dict[str, Any] = {"_index": self.names.feeds, "_id": f"feed:{fid}"}
+                if d.get("found"):
+                    current: FeedState | None = feed_state_from_doc(d["_source"])
+                    action |= {
+                        "_op_type": "index",
+                        "if_seq_no": d["_seq_no"],
+                        "if_primary_term": d["_primary_term"],
+                    }
+                else:
+                    current = None
+                    action["_op_type"] = "create"
+                action["_source"] = feed_state_to_doc(todo[fid](current))
+                actions.append(action)
+            lost: set[str] = set()
+            for ok, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False):
+                info = next(iter(item.values()))
+                if not ok and info.get("status") == 409:
+                    lost.add(str(info["_id"]).removeprefix("feed:"))
+                elif not ok:
+                    raise StoreError(f"Elasticsearch at {self.url}: feed state not saved: {info}")
+            todo = {fid: fn for fid, fn in todo.items() if fid in lost}
+        if todo:
+            raise StoreError(
+                f"feed state of {sorted(todo)} kept changing under concurrent polls; "
+                "it is retried on the next poll"
+            )
+
     def save(self, states: Iterable[FeedState]) -> None:
-        actions = [
-            {
-                "_op_type": "index",
-                "_index": self.names.feeds,
-                "_id": f"feed:{st.feed_id}",
-                "_source": feed_state_to_doc(st),
-            }
-            for st in states
-        ]
-        if actions:
-            helpers.bulk(self.es, actions, refresh="wait_for")
+        """Store these states as they are (set-up and tests; polls use `update`)."""
+        self.update({st.feed_id: _replacing(st) for st in states})
 
     @translated
     def all(self) -> list[FeedState]:
@@ -68,11 +104,14 @@ class FeedStates:
             index=self.names.feeds,
             id=f"cursor:{name}",
             document={"kind": "cursor", "value": iso(value)},
-            refresh="wait_for",
         )
 
     @translated
     def delete_cursor(self, name: str) -> None:
         """Forget a cursor (the next alert run starts from its first-run window)."""
         with contextlib.suppress(NotFoundError):
-            self.es.delete(index=self.names.feeds, id=f"cursor:{name}", refresh=True)
+            self.es.delete(index=self.names.feeds, id=f"cursor:{name}")
+
+
+def _replacing(state: FeedState) -> Callable[[FeedState | None], FeedState]:
+    return lambda _current: state

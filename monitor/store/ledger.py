@@ -2,7 +2,9 @@
 
 A delivery is created (``op_type=create``) before its e-mail is sent and marked after, keyed by
 subscriber + rule + cluster (or digest period): whatever retries, overlapping windows or
-concurrent workers do, only one of them can claim it.
+concurrent workers do, only one of them can claim it. Claims and reads go by document id,
+which Elasticsearch answers in real time, so no write waits for a refresh (a refresh per
+e-mail would make sending a hundred alerts take minutes).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class Ledger:
         """
         doc = delivery_to_doc(d) | {"status": "pending"}
         try:
-            self.es.create(index=self.names.deliveries, id=d.id, document=doc, refresh="wait_for")
+            self.es.create(index=self.names.deliveries, id=d.id, document=doc)
             return True
         except ConflictError:
             pass
@@ -50,7 +52,6 @@ class Ledger:
                 document=doc,
                 if_seq_no=cur["_seq_no"],
                 if_primary_term=cur["_primary_term"],
-                refresh="wait_for",
             )
             return True
         except ConflictError:  # someone else re-claimed it between our read and write
@@ -64,7 +65,7 @@ class Ledger:
         doc: dict[str, Any] = {"status": status, "error": error}
         if status == "sent":
             doc["sent_at"] = iso(now)
-        self.es.update(index=self.names.deliveries, id=delivery_id, doc=doc, refresh="wait_for")
+        self.es.update(index=self.names.deliveries, id=delivery_id, doc=doc)
 
     @translated
     def get(self, delivery_id: str) -> Delivery | None:

@@ -16,7 +16,10 @@ from elasticsearch import Elasticsearch, helpers
 
 from monitor.models import Story
 from monitor.store.documents import (
+    GROUPED,
+    PENDING,
     cluster_fields,
+    group_fields,
     iso,
     story_from_doc,
     story_to_doc,
@@ -114,6 +117,47 @@ class StoryIndex:
         return report
 
     @translated
+    def pending(self, limit: int = 500) -> list[Story]:
+        """Stories whose cluster and event are not decided yet (refreshed first)."""
+        self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+        res = self.es.search(
+            index=self.names.stories,
+            query=PENDING,
+            size=limit,
+            sort=[{"fetched_at": "asc"}, {"id": "asc"}],
+            **_LENIENT,
+        )
+        return [story_from_doc(h["_source"]) for h in res["hits"]["hits"]]
+
+    @translated
+    def apply_groups(self, stories: Sequence[Story], *, now: datetime) -> list[str]:
+        """Write each story's decided cluster and event; returns errors, one line each.
+
+        The grouping lease makes the grouper the only writer of these fields, so plain
+        partial updates cannot lose a concurrent decision.
+        """
+        where = self.locate([s.id for s in stories])
+        actions = (
+            {
+                "_op_type": "update",
+                "_index": where[s.id],
+                "_id": s.id,
+                "doc": group_fields(s, now),
+            }
+            for s in stories
+            if s.id in where
+        )
+        errors = [
+            _bulk_reason(item, "update")
+            for ok, item in helpers.streaming_bulk(
+                self.es, actions, raise_on_error=False, raise_on_exception=False, max_retries=2
+            )
+            if not ok
+        ]
+        errors += [f"{s.id}: not found" for s in stories if s.id not in where]
+        return errors
+
+    @translated
     def get(self, ids: Sequence[str]) -> list[Story]:
         """The stored stories with these ids (missing ids are left out)."""
         if not ids:
@@ -176,23 +220,25 @@ class StoryIndex:
     def search_window(
         self, queries: Sequence[str], start: datetime, end: datetime, *, size: int = 50
     ) -> list[list[Story] | str]:
-        """Run Lucene query strings over stories indexed in (start, end] with one `_msearch`.
+        """Run Lucene query strings over stories grouped in (start, end] with one `_msearch`.
 
-        Each entry is the list of matching stories (oldest indexed first), or a one-line error
+        A story counts once its cluster and event are decided (``grouped_at``), so an alert
+        never goes out for a story whose group may still change. Each entry is the list of
+        matching stories (oldest first), or a one-line error
         string when the query itself is invalid (a bad rule must not stop the others).
         """
         if not queries:
             return []
         body: list[dict[str, Any]] = []
-        window = {"range": {"indexed_at": {"gt": iso(start), "lte": iso(end)}}}
+        window = {"range": {"grouped_at": {"gt": iso(start), "lte": iso(end)}}}
         for q in queries:
             body.append({"index": self.names.stories, **_LENIENT})
             rule = {"query_string": {"query": q, "fields": _RULE_FIELDS, "default_operator": "AND"}}
             body.append(
                 {
                     "size": size,
-                    "sort": [{"indexed_at": "asc"}, {"id": "asc"}],
-                    "query": {"bool": {"must": [rule], "filter": [window]}},
+                    "sort": [{"grouped_at": "asc"}, {"id": "asc"}],
+                    "query": {"bool": {"must": [rule], "filter": [window, GROUPED]}},
                 }
             )
         res = self.es.msearch(searches=body)

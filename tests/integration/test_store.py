@@ -59,6 +59,13 @@ def test_index_is_idempotent_and_monthly(store: Store, es_client: Elasticsearch)
     assert "nope" not in where
     got = {s.id: s for s in store.stories.get(["id1"])}
     assert got["id1"].title == "Title 1 Erdoğan"
+    # Pending stories are invisible to alert rules until their group is decided.
+    window = (now - timedelta(hours=1), now + timedelta(minutes=1))
+    assert store.stories.search_window(["erdogan"], *window) == [[]]
+    assert {s.id for s in store.stories.pending()} == {"id1", "id2"}
+    assert store.stories.apply_groups(store.stories.get(["id1", "id2"]), now=NOW) == []
+    assert store.stories.pending() == []
+    store.refresh()
     # The folded copy makes "erdogan" find "Erdoğan" with the core's standard analyzer.
     hits = store.stories.search_window(
         ["erdogan"], now - timedelta(hours=1), now + timedelta(minutes=1)
@@ -70,6 +77,7 @@ def test_index_is_idempotent_and_monthly(store: Store, es_client: Elasticsearch)
 def test_invalid_rule_is_reported_and_others_still_run(store: Store) -> None:
     now = NOW
     store.stories.index([make_story(1, when=now)], now=NOW)
+    store.stories.apply_groups([make_story(1, when=now)], now=NOW)
     store.refresh()
     res = store.stories.search_window(
         ["title:(unclosed", "outlet:Outlet"], now - timedelta(hours=1), now + timedelta(minutes=1)

@@ -12,11 +12,12 @@ import pytest
 
 PUBLIC = {
     "monitor.store": [
+        "BatchLookup",
         "IndexNames",
         "IndexReport",
+        "LeaseBusy",
         "Store",
         "StoreError",
-        "StoreLookup",
         "connect",
         "monthly_index",
         "open_store",
@@ -26,9 +27,9 @@ PUBLIC = {
         "DUE_SLACK",
         "config_summary",
         "due_feeds",
-        "enrich",
         "feed_batches",
         "feed_health",
+        "group_pending",
         "init",
         "maintain",
         "open_store",
