@@ -12,7 +12,7 @@ COPY --chown=airflow:0 monitor /opt/newsmon/src/monitor
 
 # Naming apache-airflow==$AIRFLOW_VERSION (set by the base image) stops pip from up- or
 # downgrading the Airflow the image was built and tested with while it resolves newsmon's deps.
-RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "/opt/newsmon/src[airflow]"
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "/opt/newsmon/src[airflow,celery]"
 
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 # config/ brings feeds.yaml and topics.yaml. The index templates and Kibana objects are package

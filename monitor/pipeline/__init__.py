@@ -11,7 +11,7 @@ Modules, one job each: `polling` (the poll), `delivery` (instant alerts and dige
 """
 
 from monitor.pipeline.context import open_store, tagger_for
-from monitor.pipeline.cycle import config_summary, init, run_once
+from monitor.pipeline.cycle import config_summary, exclusive_loop, init, run_once
 from monitor.pipeline.delivery import send_alerts, send_digests
 from monitor.pipeline.grouping import group_pending
 from monitor.pipeline.maintenance import feed_health, maintain, retag
@@ -21,6 +21,7 @@ __all__ = [
     "DUE_SLACK",
     "config_summary",
     "due_feeds",
+    "exclusive_loop",
     "feed_batches",
     "feed_health",
     "group_pending",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,13 @@ from monitor.clock import utcnow
 from monitor.config import Settings
 from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.delivery import send_alerts, send_digests
+from monitor.pipeline.grouping import holder_id
 from monitor.pipeline.polling import poll
+from monitor.store import LeaseBusy
 
-__all__ = ["config_summary", "init", "run_once"]
+__all__ = ["LOOP_LEASE", "config_summary", "exclusive_loop", "init", "run_once"]
+
+LOOP_LEASE = "run-loop"
 
 
 def init(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -54,3 +60,34 @@ def config_summary(settings: Settings) -> dict[str, Any]:
         "topics": tagger.taxonomy.topic_ids,
         "entities": len(tagger.taxonomy.entities),
     }
+
+
+@contextmanager
+def exclusive_loop(settings: Settings, interval: timedelta) -> Iterator[Callable[[], None]]:
+    """Hold the `newsmon run --interval` lease for the index prefix; yields a renew function.
+
+    Two loops on one prefix would poll every feed twice and race for every alert; the second
+    one refuses to start (LeaseBusy, one line). The lease outlives a few missed cycles, so a
+    crashed loop's host frees it without anyone's help.
+    """
+    store = open_store(settings)
+    holder = holder_id()
+    ttl = max(3 * interval, timedelta(minutes=5))
+    if not store.leases.acquire(LOOP_LEASE, holder, ttl):
+        other = store.leases.holder(LOOP_LEASE) or "another process"
+        raise LeaseBusy(
+            f"another newsmon run loop ({other}) already works on index prefix "
+            f"{settings.index_prefix!r}: stop it first, or wait for its lease to expire"
+        )
+
+    def renew() -> None:
+        if not store.leases.acquire(LOOP_LEASE, holder, ttl):
+            raise LeaseBusy(
+                f"this loop lost its lease on index prefix {settings.index_prefix!r} to "
+                f"{store.leases.holder(LOOP_LEASE) or 'another process'}; stopping"
+            )
+
+    try:
+        yield renew
+    finally:
+        store.leases.release(LOOP_LEASE, holder)

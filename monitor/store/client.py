@@ -31,12 +31,15 @@ def connect(es: ElasticsearchSettings) -> Elasticsearch:
         kwargs["basic_auth"] = (es.username, es.password or "")
     if es.ca_certs:
         kwargs["ca_certs"] = es.ca_certs
-    return Elasticsearch(es.url, **kwargs)
+    # Several nodes, comma-separated: the client spreads requests and fails over between them,
+    # so one node lost mid-poll is retried on another (every write is idempotent).
+    nodes = [u.strip() for u in es.url.split(",") if u.strip()]
+    return Elasticsearch(nodes, **kwargs)
 
 
 def _url_of(client: Elasticsearch) -> str:
     nodes = client.transport.node_pool.all()
-    return str(nodes[0].base_url) if nodes else "the configured URL"
+    return ",".join(str(n.base_url) for n in nodes) or "the configured URL"
 
 
 class Store:

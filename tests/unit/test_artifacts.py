@@ -36,7 +36,16 @@ AIRFLOW_SERVICES = (
     "airflow-dag-processor",
     "airflow-triggerer",
 )
-LONG_RUNNING = ("elasticsearch", "kibana", "postgres", "mailpit", *AIRFLOW_SERVICES)
+# The scale-out profile "celery": a broker and workers, off unless asked for.
+CELERY_SERVICES = ("redis", "airflow-worker")
+LONG_RUNNING = (
+    "elasticsearch",
+    "kibana",
+    "postgres",
+    "mailpit",
+    *AIRFLOW_SERVICES,
+    *CELERY_SERVICES,
+)
 ONE_SHOT = ("newsmon-init", "airflow-init")
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
@@ -432,3 +441,22 @@ def test_saved_searches_and_dashboard_content() -> None:
     assert {"topics", "fetched_at", "people", "outlet"} <= lens_fields
     panel_ids = {r["id"] for r in dashboard["references"]}
     assert {o["id"] for o in _by_type(objs, "lens")} <= panel_ids
+
+
+def test_celery_profile_runs_the_same_airflow_with_workers(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    for name in CELERY_SERVICES:
+        assert services[name].get("profiles") == ["celery"], name
+    for name in AIRFLOW_SERVICES:
+        assert "profiles" not in services[name], f"{name} must run in every profile"
+    worker, scheduler = services["airflow-worker"], services["airflow-scheduler"]
+    assert worker["command"] == "celery worker"
+    assert worker["image"] == scheduler["image"]
+    assert worker["volumes"] == scheduler["volumes"]  # one configuration source for all
+    env = {**scheduler["environment"]}
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
+    assert all(worker["environment"][k] == v for k, v in env.items())
+    assert "[airflow,celery]" in DOCKERFILE.read_text(encoding="utf-8")
+    celery = _pyproject()["project"]["optional-dependencies"]["celery"]
+    assert any(dep.startswith("apache-airflow-providers-celery") for dep in celery)

@@ -27,6 +27,7 @@ PUBLIC = {
         "DUE_SLACK",
         "config_summary",
         "due_feeds",
+        "exclusive_loop",
         "feed_batches",
         "feed_health",
         "group_pending",
@@ -83,3 +84,12 @@ def test_importing_the_pipeline_does_not_pull_in_airflow() -> None:
     code = "import monitor.pipeline, sys; print('airflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_several_elasticsearch_nodes_in_one_url_setting() -> None:
+    from monitor.config import ElasticsearchSettings
+    from monitor.store import connect
+
+    client = connect(ElasticsearchSettings(url="http://es1:9200, http://es2:9201"))
+    nodes = sorted(str(n.base_url) for n in client.transport.node_pool.all())
+    assert nodes == ["http://es1:9200", "http://es2:9201"]
