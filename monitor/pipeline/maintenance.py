@@ -29,7 +29,7 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     for name in dropped:
         log.info("retention: dropped %s", name)
     compacted = store.lifecycle.compact_finished_months(now)
-    states = {s.feed_id: s for s in store.feeds.all()}
+    states = store.feeds.load([f.id for f in settings.feeds])
     unhealthy = []
     for f in settings.feeds:
         st = states.get(f.id)

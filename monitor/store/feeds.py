@@ -81,7 +81,13 @@ class FeedStates:
 
     @translated
     def all(self) -> list[FeedState]:
-        """Every stored feed state, including feeds no longer configured."""
+        """Every stored feed state, including feeds no longer configured.
+
+        Polls save feed state without waiting for a refresh (they must not wait a second per
+        batch), so a search would not yet see the last poll's writes: refresh this small
+        index first, as an operator looking at feed health expects the current state.
+        """
+        self.es.indices.refresh(index=self.names.feeds, ignore_unavailable=True)
         res = self.es.search(
             index=self.names.feeds,
             query={"term": {"kind": "feed"}},
