@@ -1,7 +1,14 @@
-"""Precision, recall and F1 of the tagger against a labelled corpus (`newsmon eval`).
+"""Precision, recall and F1 of the tagger against labelled corpora (`newsmon eval`).
 
 A corpus line carries `labels: {topic: bool}` and `people: [canonical names]` (see
-../shared/corpus/README.md). Topics are scored per story; people as (story, person) pairs.
+../shared/corpus/README.md); it may also carry `borderline: true`, a call a second reader could
+make the other way. Topics are scored per story; people as (story, person) pairs.
+
+Borderline items are counted apart, because an alert product is judged on both readings:
+
+- strict precision counts a tagged borderline negative as a false positive;
+- lenient precision counts it as right (the label could have gone either way);
+- recall is over the labelled positives, and separately over the clear and the borderline ones.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 
 from rich.table import Table
 
-from monitor.tagging import Tagger
+from monitor.tagging import Tagger, TagResult
 from monitor.text import guess_lang, norm_lang
 
 # The people the corpora label (corpus README). The taxonomy knows more people (other Hamas
@@ -43,42 +50,68 @@ CORPUS_PEOPLE: tuple[str, ...] = (
 )
 
 
+def _ratio(num: int, den: int) -> float:
+    """num / den; 1.0 when there was nothing to count (no prediction, no positive)."""
+    return num / den if den else 1.0
+
+
 @dataclass
 class Score:
-    """Counts of true positives, false positives and false negatives, with P/R/F1."""
+    """True positives, false positives and false negatives, with how many were borderline."""
 
     tp: int = 0
     fp: int = 0
     fn: int = 0
+    bl_tp: int = 0  # of tp, fp, fn: the items labelled borderline
+    bl_fp: int = 0
+    bl_fn: int = 0
 
-    def add(self, expected: bool, got: bool) -> None:
+    def add(self, expected: bool, got: bool, borderline: bool = False) -> None:
         """Count one binary decision."""
         if expected and got:
             self.tp += 1
+            self.bl_tp += borderline
         elif got:
             self.fp += 1
+            self.bl_fp += borderline
         elif expected:
             self.fn += 1
+            self.bl_fn += borderline
 
     def merge(self, other: Score) -> None:
         """Add another score's counts to this one."""
-        self.tp += other.tp
-        self.fp += other.fp
-        self.fn += other.fn
+        for name in ("tp", "fp", "fn", "bl_tp", "bl_fp", "bl_fn"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def precision(self) -> float:
-        """tp / (tp + fp); 1.0 when nothing was predicted."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        """Strict: tp / (tp + fp), a tagged borderline negative counting as an error."""
+        return _ratio(self.tp, self.tp + self.fp)
+
+    @property
+    def precision_lenient(self) -> float:
+        """Lenient: a tagged borderline negative counts as right, not as an error."""
+        return _ratio(self.tp + self.bl_fp, self.tp + self.fp)
 
     @property
     def recall(self) -> float:
-        """tp / (tp + fn); 1.0 when nothing was expected."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        """tp / (tp + fn) over every labelled positive, clear or borderline."""
+        return _ratio(self.tp, self.tp + self.fn)
+
+    @property
+    def recall_clear(self) -> float:
+        """Recall over the positives not labelled borderline."""
+        tp = self.tp - self.bl_tp
+        return _ratio(tp, tp + self.fn - self.bl_fn)
+
+    @property
+    def recall_borderline(self) -> float:
+        """Recall over the positives labelled borderline."""
+        return _ratio(self.bl_tp, self.bl_tp + self.bl_fn)
 
     @property
     def f1(self) -> float:
-        """Harmonic mean of precision and recall (1.0 when there was nothing to find or find)."""
+        """Harmonic mean of strict precision and recall (1.0 with nothing to find or found)."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
@@ -90,8 +123,12 @@ class Score:
             "fn": self.fn,
             "support": self.tp + self.fn,
             "precision": round(self.precision, 4),
+            "precision_lenient": round(self.precision_lenient, 4),
             "recall": round(self.recall, 4),
+            "recall_clear": round(self.recall_clear, 4),
+            "recall_borderline": round(self.recall_borderline, 4),
             "f1": round(self.f1, 4),
+            "borderline": {"tp": self.bl_tp, "fp": self.bl_fp, "fn": self.bl_fn},
         }
 
 
@@ -132,6 +169,14 @@ class Miss:
     expected: bool
     title: str
     score: float | None = None
+    borderline: bool = False
+    # For a topic: the rules that fired (id, weight, the text each matched and why).
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def error(self) -> str:
+        """FN for something expected and not given, FP for the reverse."""
+        return "FN" if self.expected else "FP"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -141,16 +186,20 @@ class Miss:
             "kind": self.kind,
             "name": self.name,
             "expected": self.expected,
+            "error": self.error,
+            "borderline": self.borderline,
             "title": self.title,
         }
         if self.score is not None:
             d["score"] = self.score
+        if self.kind == "topic":
+            d["evidence"] = self.evidence
         return d
 
 
 @dataclass
 class EvalReport:
-    """Everything `newsmon eval` prints."""
+    """Everything `newsmon eval` prints for one corpus."""
 
     stories: int
     topics: dict[str, Score]
@@ -158,11 +207,15 @@ class EvalReport:
     people: Score
     misses: list[Miss]
     people_universe: list[str]
+    corpus: str = ""
+    borderline: int = 0  # stories labelled borderline
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (what `newsmon eval --json` writes)."""
+        """JSON-able form (what `newsmon eval --json` writes, one line per corpus)."""
         return {
+            "corpus": self.corpus,
             "stories": self.stories,
+            "borderline_stories": self.borderline,
             "topics": {t: s.as_dict() for t, s in self.topics.items()},
             "languages": {lang: r.as_dict() for lang, r in sorted(self.languages.items())},
             "people": self.people.as_dict(),
@@ -171,53 +224,97 @@ class EvalReport:
         }
 
 
+def fired_rules(result: TagResult, topic: str) -> list[dict[str, Any]]:
+    """The rules that fired for `topic`, compact: id, weight, matched text and why."""
+    fired = result.evidence.get("topics", {}).get(topic, {}).get("rules", [])
+    out = []
+    for f in fired:
+        row: dict[str, Any] = {
+            "rule": f["rule"],
+            "weight": f["weight"],
+            "matched": [m["text"] for m in f["matches"]],
+        }
+        if f.get("why"):
+            row["why"] = f["why"]
+        out.append(row)
+    return out
+
+
 def evaluate(
     tagger: Tagger,
     records: Iterable[dict[str, Any]],
     people_universe: Collection[str] | None = None,
+    corpus: str = "",
 ) -> EvalReport:
     """Tag every labelled record and score topics (per topic, per language) and people."""
     universe = set(CORPUS_PEOPLE if people_universe is None else people_universe)
     topic_ids = tagger.taxonomy.topic_ids
-    topics = {t: Score() for t in topic_ids}
-    languages: dict[str, LanguageReport] = {}
-    people = Score()
-    misses: list[Miss] = []
-    n = 0
-    for rec in records:
-        n += 1
-        title, summary = str(rec.get("title") or ""), str(rec.get("summary") or "")
-        result = tagger.tag(title, summary, rec.get("content") or None, rec.get("lang") or None)
-        lang = norm_lang(rec.get("lang")) or result.lang or guess_lang(title) or "unknown"
-        report = languages.setdefault(lang, LanguageReport())
-        report.stories += 1
-        rid = str(rec.get("id", n))
-        labels = rec.get("labels") or {}
-        for t in topic_ids:
-            if t not in labels:
-                continue
-            expected, got = bool(labels[t]), t in result.topics
-            topics[t].add(expected, got)
-            report.topics.setdefault(t, Score()).add(expected, got)
-            if expected != got:
-                misses.append(Miss(rid, lang, "topic", t, expected, title, result.scores.get(t)))
-        if "people" in rec:
-            want = set(rec.get("people") or []) & universe
-            have = set(result.people) & universe
-            for person in sorted(want | have):
-                expected, got = person in want, person in have
-                people.add(expected, got)
-                report.people.add(expected, got)
-                if expected != got:
-                    misses.append(Miss(rid, lang, "person", person, expected, title))
-    return EvalReport(
-        stories=n,
-        topics=topics,
-        languages=languages,
-        people=people,
-        misses=misses,
+    report = EvalReport(
+        stories=0,
+        topics={t: Score() for t in topic_ids},
+        languages={},
+        people=Score(),
+        misses=[],
         people_universe=sorted(universe),
+        corpus=corpus,
     )
+    for rec in records:
+        report.stories += 1
+        _score_record(tagger, rec, report, universe, topic_ids)
+    return report
+
+
+def _score_record(
+    tagger: Tagger,
+    rec: dict[str, Any],
+    report: EvalReport,
+    universe: set[str],
+    topic_ids: list[str],
+) -> None:
+    """Tag one labelled record and add its decisions to the report."""
+    title, summary = str(rec.get("title") or ""), str(rec.get("summary") or "")
+    result = tagger.tag(title, summary, rec.get("content") or None, rec.get("lang") or None)
+    lang = norm_lang(rec.get("lang")) or result.lang or guess_lang(title) or "unknown"
+    by_lang = report.languages.setdefault(lang, LanguageReport())
+    by_lang.stories += 1
+    rid = str(rec.get("id", report.stories))
+    borderline = rec.get("borderline") is True
+    report.borderline += borderline
+    labels = rec.get("labels") or {}
+    for t in topic_ids:
+        if t not in labels:
+            continue
+        expected, got = bool(labels[t]), t in result.topics
+        report.topics[t].add(expected, got, borderline)
+        by_lang.topics.setdefault(t, Score()).add(expected, got, borderline)
+        if expected != got:
+            report.misses.append(
+                Miss(
+                    rid,
+                    lang,
+                    "topic",
+                    t,
+                    expected,
+                    title,
+                    result.scores.get(t),
+                    borderline,
+                    fired_rules(result, t),
+                )
+            )
+    if "people" in rec:
+        want = set(rec.get("people") or []) & universe
+        have = set(result.people) & universe
+        for person in sorted(want | have):
+            expected, got = person in want, person in have
+            report.people.add(expected, got)
+            by_lang.people.add(expected, got)
+            if expected != got:
+                report.misses.append(
+                    Miss(rid, lang, "person", person, expected, title, borderline=borderline)
+                )
+
+
+_COLS = ("support", "tp", "fp", "fp bl", "fn", "P strict", "P lenient", "R", "R clear", "R bl")
 
 
 def _score_row(name: str, s: Score, *extra: str) -> list[str]:
@@ -227,19 +324,33 @@ def _score_row(name: str, s: Score, *extra: str) -> list[str]:
         str(s.tp + s.fn),
         str(s.tp),
         str(s.fp),
+        str(s.bl_fp),
         str(s.fn),
         f"{s.precision:.3f}",
+        f"{s.precision_lenient:.3f}",
         f"{s.recall:.3f}",
-        f"{s.f1:.3f}",
+        f"{s.recall_clear:.3f}",
+        f"{s.recall_borderline:.3f}",
     ]
 
 
+def _evidence_text(m: Miss) -> str:
+    parts = []
+    for f in m.evidence:
+        why = f" ({f['why']})" if f.get("why") else ""
+        parts.append(f"{f['rule']} {f['weight']:+g}: {' / '.join(f['matched'])}{why}")
+    return "; ".join(parts)
+
+
 def render_eval(report: EvalReport) -> list[Table]:
-    """Rich tables: per topic and people, per language, and the misses."""
-    cols = ("support", "tp", "fp", "fn", "precision", "recall", "F1")
-    main = Table(title=f"Tagging quality on {report.stories} stories")
+    """Rich tables: per topic and people, per language, and every error with its evidence."""
+    name = f" in {report.corpus}" if report.corpus else ""
+    main = Table(
+        title=f"Tagging quality on {report.stories} stories{name} "
+        f"({report.borderline} labelled borderline)"
+    )
     main.add_column("measure")
-    for c in cols:
+    for c in _COLS:
         main.add_column(c, justify="right")
     for t, s in report.topics.items():
         main.add_row(*_score_row(t, s))
@@ -249,7 +360,7 @@ def render_eval(report: EvalReport) -> list[Table]:
     by_lang.add_column("lang")
     by_lang.add_column("measure")
     by_lang.add_column("stories", justify="right")
-    for c in cols:
+    for c in _COLS:
         by_lang.add_column(c, justify="right")
     for lang, r in sorted(report.languages.items(), key=lambda kv: (-kv[1].stories, kv[0])):
         by_lang.add_row(*_score_row(lang, r.overall, "all topics", str(r.stories)))
@@ -258,17 +369,35 @@ def render_eval(report: EvalReport) -> list[Table]:
         by_lang.add_row(*_score_row("", r.people, "people", ""), end_section=True)
 
     misses = Table(title=f"Misses ({len(report.misses)})")
-    for c in ("id", "lang", "kind", "name", "expected", "got", "score", "title"):
-        misses.add_column(c)
+    for c in ("id", "lang", "kind", "name", "error", "borderline", "score", "evidence", "title"):
+        misses.add_column(c, overflow="fold")
     for m in report.misses:
         misses.add_row(
             m.id,
             m.lang,
             m.kind,
             m.name,
-            "yes" if m.expected else "no",
-            "no" if m.expected else "yes",
+            m.error,
+            "yes" if m.borderline else "",
             "" if m.score is None else f"{m.score:.2f}",
+            _evidence_text(m),
             m.title[:80],
         )
     return [main, by_lang, misses]
+
+
+def render_comparison(reports: list[EvalReport]) -> Table:
+    """One table with every corpus side by side: per topic, strict and lenient figures."""
+    table = Table(title="Corpora side by side")
+    table.add_column("corpus")
+    table.add_column("measure")
+    for c in _COLS:
+        table.add_column(c, justify="right")
+    for report in reports:
+        rows = [*report.topics.items(), ("people", report.people)]
+        for i, (t, s) in enumerate(rows):
+            table.add_row(
+                *_score_row(report.corpus if i == 0 else "", s, t),
+                end_section=i == len(rows) - 1,
+            )
+    return table

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 # Arabic diacritics (harakat, tanwin, shadda, sukun, superscript alef, Quranic marks) and tatweel.
@@ -104,13 +105,79 @@ def is_word_char(ch: str) -> bool:
     return ch.isalnum()
 
 
-def match_form(s: str) -> tuple[str, list[int]]:
+def match_form(s: str) -> tuple[str, Sequence[int]]:
     """Fold `s` for alias matching; returns the folded text and, per folded char, its source index.
 
     On top of `fold` (applied character by character so offsets survive): hyphens and dashes
     become spaces, so "al-Arouri", "al Arouri" and "El-Aruri" meet; whitespace runs collapse
     to one space; quote marks inside Hebrew words are dropped.
     """
+    # The hot path of tagging (every field of every story). Most text folds one character to
+    # one character, so one `str.translate` (in C) gives the folded text with offsets equal to
+    # positions; only text holding a character that folds to none or several (ß, ligatures,
+    # vowel points) takes the character-by-character walk.
+    one = s.translate(_ONE_TO_ONE)
+    offsets: Sequence[int]
+    if _SEVERAL in one:
+        chars, offsets = _match_form_walk(s)
+        text = "".join(chars)
+    else:
+        text, offsets = _even_spaces(one)
+    # Hebrew acronym quotes: dropped after the fold because they depend on both neighbours.
+    if "'" not in text and '"' not in text:
+        return text, offsets
+    drop = {q.start() for q in _HEBREW_INNER_QUOTE.finditer(text)}
+    if drop:
+        text = "".join(c for k, c in enumerate(text) if k not in drop)
+        offsets = [o for k, o in enumerate(offsets) if k not in drop]
+    return text, offsets
+
+
+# Marks, in `_ONE_TO_ONE`'s output, a character whose fold is not exactly one character.
+_SEVERAL = "\uffff"
+_HEBREW_INNER_QUOTE = re.compile("[\"'](?<=[\u05d0-\u05ea][\"'])(?=[\u05d0-\u05ea])")
+# Spaces that do not survive: a leading or trailing run, and all but the first of a run.
+_EXTRA_SPACES = re.compile("^ +| +$|(?<= ) +")
+
+
+class _OneToOne(dict[int, str]):
+    """Translation table, filled as characters are first met: whitespace and hyphens to a space,
+    a character that folds to one non-space character to it, anything else to `_SEVERAL`."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = _fold_char(ch)
+        if ch in _HYPHENS or ch.isspace():
+            out = " "
+        elif len(folded) == 1 and not folded.isspace() and ch != _SEVERAL:
+            out = folded
+        else:
+            out = _SEVERAL
+        self[code] = out
+        return out
+
+
+_ONE_TO_ONE = _OneToOne()
+
+
+def _even_spaces(one: str) -> tuple[str, Sequence[int]]:
+    """Drop `_EXTRA_SPACES` from a one-to-one fold, keeping each kept char's position."""
+    if not (one.startswith(" ") or one.endswith(" ") or "  " in one):  # cheaper than the regex
+        return one, range(len(one))  # the common case: no list of a thousand ints to build
+    parts: list[str] = []
+    offsets: list[int] = []
+    pos = 0
+    for m in _EXTRA_SPACES.finditer(one):
+        parts.append(one[pos : m.start()])
+        offsets.extend(range(pos, m.start()))
+        pos = m.end()
+    parts.append(one[pos:])
+    offsets.extend(range(pos, len(one)))
+    return "".join(parts), offsets
+
+
+def _match_form_walk(s: str) -> tuple[list[str], list[int]]:
+    """`match_form` one character at a time, for text whose fold changes its length."""
     chars: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(s):
@@ -127,23 +194,10 @@ def match_form(s: str) -> tuple[str, list[int]]:
                 continue
             chars.append(c)
             offsets.append(i)
-    # Hebrew acronym quotes: dropped after the fact because they depend on both neighbours.
-    keep = [
-        not (
-            c in "\"'"
-            and 0 < k < len(chars) - 1
-            and _is_hebrew_letter(chars[k - 1])
-            and _is_hebrew_letter(chars[k + 1])
-        )
-        for k, c in enumerate(chars)
-    ]
-    if not all(keep):
-        chars = [c for c, ok in zip(chars, keep, strict=True) if ok]
-        offsets = [o for o, ok in zip(offsets, keep, strict=True) if ok]
     if chars and chars[-1] == " ":
         chars.pop()
         offsets.pop()
-    return "".join(chars), offsets
+    return chars, offsets
 
 
 def match_key(s: str) -> str:
@@ -259,6 +313,14 @@ _STOPWORDS: dict[str, frozenset[str]] = {
 _TURKISH_LETTERS = frozenset("ğĞıİşŞ")
 _PERSIAN_LETTERS = frozenset("پچژگکی")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# The letters `script_of` names, by script (it counts letters only: `guess_lang` passes letters).
+_SCRIPT_LETTERS = [
+    ("hebrew", re.compile("[\u0590-\u05ff\ufb1d-\ufb4f]")),
+    ("arabic", re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")),
+    ("cyrillic", re.compile("[\u0400-\u052f]")),
+    ("greek", re.compile("[\u0370-\u03ff]")),
+    ("latin", re.compile("[\u0000-\u024f\u1e00-\u1eff]")),
+]
 
 
 def guess_lang(text: str) -> str | None:
@@ -267,14 +329,23 @@ def guess_lang(text: str) -> str | None:
     Good enough for stories whose feed gives no language: Hebrew and Arabic by script, Latin
     text among en/tr/fr/id/de/es by characteristic letters and function words.
     """
-    counts: dict[str, int] = {}
-    persian = 0
-    for ch in text:
-        if ch.isalpha():
-            sc = script_of(ch)
-            counts[sc] = counts.get(sc, 0) + 1
-            if ch in _PERSIAN_LETTERS:
-                persian += 1
+    # Counted with regular expressions, not a loop over characters: this runs on every story
+    # whose feed gives no language.
+    letters = "".join(_WORD.findall(text))
+    if not letters.isalpha():  # [^\W\d_] also admits numerals such as "²"
+        letters = "".join(c for c in letters if c.isalpha())
+    found = []
+    for script, pattern in _SCRIPT_LETTERS:
+        first = pattern.search(letters)
+        if first:
+            found.append((first.start(), script, len(pattern.findall(letters, first.start()))))
+    rest = len(letters) - sum(n for _, _, n in found)
+    if rest:
+        first_other = next(k for k, c in enumerate(letters) if script_of(c) == "other")
+        found.append((first_other, "other", rest))
+    # In order of first appearance, so a tie goes to the script met first.
+    counts = {script: n for _, script, n in sorted(found)}
+    persian = sum(letters.count(c) for c in _PERSIAN_LETTERS)
     if not counts:
         return None
     script = max(counts, key=lambda k: counts[k])
@@ -295,7 +366,7 @@ def guess_lang(text: str) -> str | None:
         for lang, stop in _STOPWORDS.items():
             if (w if lang == "tr" else p) in stop:
                 scores[lang] += 1
-    scores["tr"] += 1.5 * sum(1 for ch in text if ch in _TURKISH_LETTERS)
+    scores["tr"] += 1.5 * sum(text.count(c) for c in _TURKISH_LETTERS)
     best = max(scores, key=lambda k: scores[k])
     return best if scores[best] > 0 else None
 

@@ -1,28 +1,28 @@
 """Finding mentions: a taxonomy compiled into one Aho-Corasick automaton, scanned per field.
 
-Every alias, implicit alias, lookalike, cue phrase and guard phrase becomes one automaton key, so
-finding the mentions of a story is one scan per field plus work proportional to the matches found
-and does not grow with the number of aliases. Matches are then checked for word boundaries and
-clitic prefixes, filtered by the entities' guards, reduced to leftmost-longest, and resolved to
-one entity each.
+Every alias, implicit alias, lookalike, cue phrase, guard phrase and sense phrase becomes one
+automaton key, so finding the mentions of a story is one scan per field plus work proportional to
+the matches found and does not grow with the number of aliases. Matches are then checked for word
+boundaries and clitic prefixes, filtered by the entities' guards and senses, reduced to
+leftmost-longest, and resolved to one entity each.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
 
-from monitor.tagging.taxonomy import Guard, Taxonomy, alias_key
-from monitor.text import ARABIC_ARTICLE_PREFIXES, match_form, prefix_allowed
+from monitor.tagging.mentions import FieldText, Mention
+from monitor.tagging.schema import Guard, Sense, Taxonomy, alias_key
+from monitor.tagging.senses import SenseBook, SenseSpans, sense_keys
+from monitor.text import ARABIC_ARTICLE_PREFIXES, prefix_allowed
 
-# ---- compiled matcher ------------------------------------------------------------------------
+__all__ = ["Matcher", "Mention", "RuledOut"]
 
-_ENTITY, _CUE, _CONTEXT = 0, 1, 2
+_ENTITY, _CUE, _CONTEXT, _SENSE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class _Pat:
     lookalike: bool = False
     implicit_lang: str | None = None
     cue: str = ""
+    langs: tuple[str, ...] = ()  # a cue phrase's languages
+    senses: tuple[tuple[int, str], ...] = ()  # (sense index, side) for a sense phrase
 
 
 @dataclass
@@ -48,96 +50,80 @@ class _Cand:
     prefix: str
     entities: tuple[int, ...] = ()
     weak: frozenset[int] = frozenset()
+    groups: frozenset[str] = frozenset()  # cue groups (one phrase may be in several)
+    langs: tuple[str, ...] = ()
 
 
 @dataclass
-class Mention:
-    """One alias or cue phrase found in a field, as the topic rules and the evidence see it."""
+class RuledOut:
+    """A match dropped because the words next to it show another sense (for the evidence)."""
 
-    field: str
-    start: int
-    end: int
-    tok0: int
-    tok1: int
-    sent: int
-    text: str
-    ostart: int
-    oend: int
-    tags: frozenset[str]
-    src: str = ""  # the field's folded text, to read what lies between two mentions
-    entity: int = -1  # resolved entity index; -1 for a cue
-    options: tuple[int, ...] = ()
-    weak: frozenset[int] = frozenset()
-    implicit_lang: str | None = None
-    cue: str = ""
-    alias: str = ""  # as written in the taxonomy
-
-    def evidence(self, names: Sequence[str]) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "text": self.text,
-            "field": self.field,
-            "start": self.ostart,
-            "end": self.oend,
-            "alias": self.alias,
-        }
-        if self.entity >= 0:
-            d["entity"] = names[self.entity]
-        else:
-            d["cue"] = self.cue
-        return d
+    mention: Mention
+    entity: str
+    sense: Sense
 
 
-_SENT_END = frozenset(".!?؟…।")
+@dataclass
+class _Scan:
+    """One field's raw matches, before guards, senses and leftmost-longest."""
+
+    text: FieldText
+    ents: list[_Cand] = field(default_factory=list)
+    cues: list[_Cand] = field(default_factory=list)
+    spans: SenseSpans = field(default_factory=SenseSpans)
+
+
 # Between a state and an implicit alias it qualifies: nothing, or a Turkish genitive ('in, 'nin).
 _QUALIFIER_BEFORE = re.compile(r"(?:'\w{1,4})? ?")
 # Between an implicit alias and a demonym after it: a space and maybe the article (ה, ال).
 _QUALIFIER_AFTER = re.compile(r" ?(?:ה|ال)?")
 _ADJECTIVE_AFTER = frozenset({"he", "ar"})
-_TOKEN = re.compile(r"\w+")
+# A link's target or a bare address names no one: "https://site/hamas-leader-killed" is blanked
+# (same length, so offsets hold) before matching.
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
-@dataclass
-class _Field:
-    name: str
-    raw: str
-    mt: str
-    offsets: list[int]
-    tok_starts: list[int]
-    sent_ends: list[int]
-    sent_base: int
-    tok_base: int  # words in the fields before this one: the story is one word sequence
-    ents: list[_Cand] = field(default_factory=list)
-    cues: list[_Cand] = field(default_factory=list)
-
-    def tok(self, pos: int) -> int:
-        return max(0, bisect.bisect_right(self.tok_starts, pos) - 1)
-
-    def tok_last(self, end: int) -> int:
-        return max(0, bisect.bisect_left(self.tok_starts, end) - 1)
-
-    def sent(self, pos: int) -> int:
-        if self.name == "title":
-            return 0
-        return self.sent_base + bisect.bisect_right(self.sent_ends, pos)
-
-    def surface(self, start: int, end: int) -> tuple[str, int, int]:
-        o0, o1 = self.offsets[start], self.offsets[end - 1] + 1
-        return self.raw[o0:o1], o0, o1
+def _blank_urls(raw: str) -> str:
+    if "://" not in raw and "www." not in raw.lower():
+        return raw
+    return _URL.sub(lambda m: " " * len(m.group()), raw)
 
 
-def _sentence_ends(mt: str) -> list[int]:
-    ends = []
-    for i, ch in enumerate(mt):
-        if ch in _SENT_END and (i + 1 == len(mt) or mt[i + 1] == " "):
-            # "u.s." / "u.n.": a single Latin letter before the dot is an abbreviation.
-            j = i
-            while j > 0 and mt[j - 1].isalnum():
-                j -= 1
-            word = mt[j:i]
-            if len(word) == 1 and word.isascii() and ch == ".":
-                continue
-            ends.append(i)
-    return ends
+class _Keys:
+    """The automaton's keys while compiling: what each key means, merged per kind of match."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[tuple[Any, ...], _Pat]] = {}
+
+    def add(self, key: str, pat: _Pat, merge: tuple[Any, ...]) -> None:
+        """Add a meaning to `key`; meanings of one kind merge (entities, languages, senses)."""
+        slot = self.groups.setdefault(key, {})
+        prev = slot.get(merge)
+        if prev is None:
+            slot[merge] = pat
+        elif pat.entities and not set(pat.entities) <= set(prev.entities):
+            slot[merge] = _Pat(**{**prev.__dict__, "entities": prev.entities + pat.entities})
+        elif pat.langs and not set(pat.langs) <= set(prev.langs):
+            slot[merge] = _Pat(**{**prev.__dict__, "langs": prev.langs + pat.langs})
+        elif pat.senses and not set(pat.senses) <= set(prev.senses):
+            slot[merge] = _Pat(**{**prev.__dict__, "senses": prev.senses + pat.senses})
+
+    def context(self, phrases: tuple[str, ...]) -> tuple[str, ...]:
+        """Add guard phrases (whose positions guards read); returns their keys."""
+        out = []
+        for phrase in phrases:
+            key, star, script = alias_key(phrase)
+            self.add(key, _Pat(_CONTEXT, star, script, phrase), (_CONTEXT, star))
+            out.append(key)
+        return tuple(out)
+
+    def automaton(self) -> Any:
+        """The compiled Aho-Corasick automaton: key -> (key, meanings)."""
+        automaton = ahocorasick.Automaton()
+        for key, slot in self.groups.items():
+            automaton.add_word(key, (key, tuple(slot.values())))
+        automaton.make_automaton()
+        return automaton
 
 
 class Matcher:
@@ -146,57 +132,42 @@ class Matcher:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self._entities = taxonomy.entities
         self._guards: list[list[Guard]] = [list(e.guards) for e in taxonomy.entities]
-        self._guard_ctx: dict[int, list[tuple[str, ...]]] = {}
-        groups: dict[str, dict[tuple[Any, ...], _Pat]] = {}
-
-        def add(key: str, pat: _Pat, merge: tuple[Any, ...]) -> None:
-            slot = groups.setdefault(key, {})
-            prev = slot.get(merge)
-            if prev is None:
-                slot[merge] = pat
-            elif pat.entities and not set(pat.entities) <= set(prev.entities):
-                slot[merge] = _Pat(**{**prev.__dict__, "entities": prev.entities + pat.entities})
-
+        # Per entity and guard: the match keys of its not_near and its not_in_story phrases.
+        self._guard_ctx: dict[int, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        self._senses = SenseBook(taxonomy)
+        keys = _Keys()
         for ei, ent in enumerate(taxonomy.entities):
             for _, alias in ent.aliases:
                 key, star, script = alias_key(alias)
-                pat = _Pat(_ENTITY, star, script, alias, entities=(ei,))
-                add(key, pat, (_ENTITY, star, None))
+                keys.add(key, _Pat(_ENTITY, star, script, alias, (ei,)), (_ENTITY, star, None))
             for lang, alias in ent.implicit:
                 key, star, script = alias_key(alias)
                 pat = _Pat(_ENTITY, star, script, alias, (ei,), implicit_lang=lang)
-                add(key, pat, (_ENTITY, star, lang))
-            ctx: list[tuple[str, ...]] = []
-            for g in ent.guards:
-                keys = []
-                for phrase in g.not_near:
-                    key, star, script = alias_key(phrase)
-                    add(key, _Pat(_CONTEXT, star, script, phrase), (_CONTEXT, star))
-                    keys.append(key)
-                ctx.append(tuple(keys))
-            self._guard_ctx[ei] = ctx
+                keys.add(key, pat, (_ENTITY, star, lang))
+            self._guard_ctx[ei] = [
+                (keys.context(g.not_near), keys.context(g.not_in_story)) for g in ent.guards
+            ]
         for phrase in taxonomy.lookalikes:
             key, star, script = alias_key(phrase)
-            add(key, _Pat(_ENTITY, star, script, phrase, lookalike=True), ("look", star))
+            keys.add(key, _Pat(_ENTITY, star, script, phrase, lookalike=True), ("look", star))
         for group, phrases in taxonomy.cues.items():
-            for _, phrase in phrases:
+            for lang, phrase in phrases:
                 key, star, script = alias_key(phrase)
-                add(key, _Pat(_CUE, star, script, phrase, cue=group), (_CUE, star, group))
-
-        automaton = ahocorasick.Automaton()
-        for key, slot in groups.items():
-            automaton.add_word(key, (key, tuple(slot.values())))
-        automaton.make_automaton()
-        self._automaton = automaton
-        self.pattern_count = len(groups)
+                pat = _Pat(_CUE, star, script, phrase, cue=group, langs=(lang,))
+                keys.add(key, pat, (_CUE, star, group))
+        for key, star, script, si, side in sense_keys(self._senses):
+            pat = _Pat(_SENSE, star, script, key, senses=((si, side),))
+            keys.add(key, pat, (_SENSE, star))
+        self._automaton = keys.automaton()
+        self.pattern_count = len(keys.groups)
 
     # -- scanning --
 
-    def _scan(self, f: _Field, lang: str | None, context: dict[str, list[int]]) -> None:
+    def _scan(self, f: _Scan, lang: str | None, context: dict[str, list[int]]) -> None:
         """Every boundary-respecting match of one field; guard phrases go to `context`."""
-        mt = f.mt
+        t = f.text
+        mt = t.mt
         n = len(mt)
-        ents, cues = f.ents, f.cues
         for end_idx, (key, pats) in self._automaton.iter(mt):
             end = end_idx + 1
             start = end - len(key)
@@ -216,16 +187,23 @@ class Matcher:
                 elif stop < n and mt[stop - 1].isalnum() and mt[stop].isalnum():
                     continue
                 if pat.layer == _CONTEXT:
-                    context.setdefault(key, []).append(f.tok_base + f.tok(start))
+                    context.setdefault(key, []).append(t.tok_base + t.tok(start))
+                elif pat.layer == _SENSE:
+                    for si, side in pat.senses:
+                        f.spans.add(side, si, start - len(prefix), stop)
                 elif pat.layer == _CUE:
-                    cues.append(_Cand(start, stop, pat, key, prefix))
+                    cand = _Cand(start, stop, pat, key, prefix, groups=frozenset({pat.cue}))
+                    cand.langs = pat.langs
+                    f.cues.append(cand)
                 else:
                     if pat.implicit_lang is not None and pat.implicit_lang != lang:
                         continue
-                    ents.append(_Cand(start, stop, pat, key, prefix, pat.entities))
+                    f.ents.append(_Cand(start, stop, pat, key, prefix, pat.entities))
 
-    def _select(self, f: _Field, context: dict[str, list[int]]) -> tuple[list[_Cand], list[_Cand]]:
-        """Guards applied, then leftmost-longest among entities and among cues."""
+    def _select(
+        self, f: _Scan, context: dict[str, list[int]], dropped: list[RuledOut]
+    ) -> tuple[list[_Cand], list[_Cand]]:
+        """Guards and senses applied, then leftmost-longest among entities and among cues."""
         kept: list[_Cand] = []
         for c in f.ents:
             if c.pat.lookalike:
@@ -234,8 +212,8 @@ class Matcher:
             ok: list[int] = []
             weak: set[int] = set()
             for ei in c.entities:
-                verdict = self._guard(ei, c, f, context)
-                if verdict is None:
+                verdict = self._guard(ei, c, f.text, context)
+                if verdict is None or self._sense_rules_out(ei, c, f, dropped):
                     continue
                 ok.append(ei)
                 if verdict:
@@ -243,12 +221,20 @@ class Matcher:
             if ok:
                 c.entities, c.weak = tuple(ok), frozenset(weak)
                 kept.append(c)
-        return _leftmost_longest(kept), _leftmost_longest(f.cues)
+        return _leftmost_longest(kept), _leftmost_longest(_merge_cues(f.cues))
 
-    def _guard(self, ei: int, c: _Cand, f: _Field, context: dict[str, list[int]]) -> bool | None:
+    def _sense_rules_out(self, ei: int, c: _Cand, f: _Scan, dropped: list[RuledOut]) -> bool:
+        sense = self._senses.ruled_out(ei, c.key, c.start - len(c.prefix), c.end, f.text, f.spans)
+        if sense is not None:
+            m = self._mention(f.text, c)
+            m.entity = ei
+            dropped.append(RuledOut(m, self._entities[ei].name, sense))
+        return sense is not None
+
+    def _guard(self, ei: int, c: _Cand, f: FieldText, context: dict[str, list[int]]) -> bool | None:
         """None when a guard rejects the match; else whether it is weak (needs the full name)."""
         weak = False
-        for g, ctx in zip(self._guards[ei], self._guard_ctx[ei], strict=True):
+        for g, (near, anywhere) in zip(self._guards[ei], self._guard_ctx[ei], strict=True):
             if g.aliases and c.key not in g.aliases:
                 continue
             if g.case and c.pat.script == "latin":
@@ -260,34 +246,26 @@ class Matcher:
                     return None
             if g.no_article and c.prefix in ARABIC_ARTICLE_PREFIXES:
                 return None
-            if ctx:
+            if near:
                 here = f.tok_base + f.tok(c.start)
-                for key in ctx:
+                for key in near:
                     if any(abs(t - here) <= g.window for t in context.get(key, ())):
                         return None
+            # One sense per story: "Massachusetts Institute of Technology" anywhere means
+            # every "MIT" in it is the university.
+            if any(key in context for key in anywhere):
+                return None
             weak = weak or g.only_with_full_name
         return weak
-
-    def _field(self, name: str, raw: str, sent_base: int, tok_base: int) -> _Field:
-        mt, offsets = match_form(raw)
-        return _Field(
-            name=name,
-            raw=raw,
-            mt=mt,
-            offsets=offsets,
-            tok_starts=[m.start() for m in _TOKEN.finditer(mt)],
-            sent_ends=_sentence_ends(mt),
-            sent_base=sent_base,
-            tok_base=tok_base,
-        )
 
     # -- mentions --
 
     def find(
         self, title: str, summary: str, content: str, lang: str | None
-    ) -> tuple[list[Mention], int]:
-        """The resolved mentions of one story, and its lead sentence number (-1: title only)."""
-        fields: list[_Field] = []
+    ) -> tuple[list[Mention], int, list[RuledOut]]:
+        """The resolved mentions of one story, its lead sentence number (-1: title only), and
+        the matches a sense ruled out."""
+        fields: list[_Scan] = []
         base = 1
         words = 0
         lead = -1
@@ -295,30 +273,31 @@ class Matcher:
         for name, raw in (("title", title), ("summary", summary), ("content", content)):
             if not raw.strip():
                 continue
-            f = self._field(name, raw, base, words)
+            f = _Scan(FieldText.build(name, _blank_urls(raw), base, words))
             if name != "title":
                 if lead < 0:
                     lead = base
-                base += len(f.sent_ends) + 1
-            words += len(f.tok_starts) + 1
+                base += len(f.text.sent_ends) + 1
+            words += len(f.text.tok_starts) + 1
             self._scan(f, lang, context)
             fields.append(f)
 
         mentions: list[Mention] = []
+        dropped: list[RuledOut] = []
         for f in fields:
-            ents, cues = self._select(f, context)
+            ents, cues = self._select(f, context, dropped)
             for c in ents:
                 if c.pat.lookalike:
                     continue
-                mentions.append(self._mention(f, c))
+                mentions.append(self._mention(f.text, c))
             for c in cues:
-                m = self._mention(f, c)
-                m.tags, m.cue = frozenset({c.pat.cue}), c.pat.cue
+                m = self._mention(f.text, c)
+                m.tags, m.cue, m.langs = c.groups, "+".join(sorted(c.groups)), c.langs
                 mentions.append(m)
-            self._check_implicit(mentions, f)
-        return self._resolve(mentions), lead
+            self._check_implicit(mentions, f.text)
+        return self._resolve(mentions), lead, dropped
 
-    def _mention(self, f: _Field, c: _Cand) -> Mention:
+    def _mention(self, f: FieldText, c: _Cand) -> Mention:
         text, o0, o1 = f.surface(c.start, c.end)
         return Mention(
             field=f.name,
@@ -336,9 +315,11 @@ class Matcher:
             weak=c.weak,
             implicit_lang=c.pat.implicit_lang,
             alias=c.pat.alias,
+            prefix=c.prefix,
+            ctx=f,
         )
 
-    def _check_implicit(self, mentions: list[Mention], f: _Field) -> None:
+    def _check_implicit(self, mentions: list[Mention], f: FieldText) -> None:
         """Drop implicit mentions ("the Foreign Ministry") qualified by another state's name.
 
         "ABD Dışişleri Bakanı", "İsrail'in Dışişleri Bakanlığı" (the state before, Turkish and
@@ -386,6 +367,19 @@ class Matcher:
             m.tags = self._entities[choice].tags
             out.append(m)
         return out
+
+
+def _merge_cues(cands: list[_Cand]) -> list[_Cand]:
+    """One candidate per span: a phrase listed in several cue groups carries all their tags."""
+    by_span: dict[tuple[int, int], _Cand] = {}
+    for c in cands:
+        prev = by_span.get((c.start, c.end))
+        if prev is None:
+            by_span[(c.start, c.end)] = c
+        else:
+            prev.groups = prev.groups | c.groups
+            prev.langs = tuple(dict.fromkeys(prev.langs + c.langs))
+    return list(by_span.values())
 
 
 def _leftmost_longest(cands: list[_Cand]) -> list[_Cand]:

@@ -1,18 +1,80 @@
 """Rule evaluation: whether one topic rule fires on a story's mentions, and with what evidence.
 
-The rule kinds (mention, near, pair) and their options are documented for analysts in the header
-of config/topics.yaml; a pair rule's `listing` options recognise stories that merely enumerate
-many states.
+The rule kinds (mention, near, pair, head) and their options are documented for analysts in the
+header of config/topics.yaml; a pair rule's `listing` options recognise stories that merely
+enumerate many states, its `governed_by` option mentions a third party takes over.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from monitor.tagging.matching import Mention
-from monitor.tagging.taxonomy import Rule
+from monitor.tagging import heads
+from monitor.tagging.mentions import Mention
+from monitor.tagging.schema import Rule
 
 _MAX_EVIDENCE = 3
+
+
+@dataclass
+class Hit:
+    """A rule that fired: the mentions that made it fire, and why when that needs saying."""
+
+    matches: list[Mention]
+    why: str = ""
+
+
+@dataclass
+class Story:
+    """One story's mentions as the rules read them. What several rules share (the mentions in
+    a scope, the pair units, scenes per field, third-party readings) is built once, on demand."""
+
+    mentions: list[Mention]
+    lead: int
+    lang: str | None = None
+    tags: frozenset[str] = frozenset()  # every tag some mention carries: rules skip early
+    _scenes: dict[str, heads.Scene] = field(default_factory=dict)
+    _scoped: dict[str, list[Mention]] = field(default_factory=dict)
+    _units: dict[str, list[list[Mention]]] = field(default_factory=dict)
+    _governed: dict[tuple[int, frozenset[str], frozenset[str]], bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tags = frozenset().union(*(m.tags for m in self.mentions))
+
+    def scene(self, m: Mention) -> heads.Scene:
+        """The mentions of `m`'s field, indexed for the head and governor readings."""
+        s = self._scenes.get(m.field)
+        if s is None:
+            assert m.ctx is not None
+            s = heads.Scene(m.ctx, [x for x in self.mentions if x.field == m.field], self.lang)
+            self._scenes[m.field] = s
+        return s
+
+    def scoped(self, scope: str) -> list[Mention]:
+        """The mentions in a scope (title, lead, body, story)."""
+        out = self._scoped.get(scope)
+        if out is None:
+            out = [m for m in self.mentions if _in_scope(m, scope, self.lead)]
+            self._scoped[scope] = out
+        return out
+
+    def units(self, scope: str) -> list[list[Mention]]:
+        """The groups of mentions a pair must share in a scope."""
+        out = self._units.get(scope)
+        if out is None:
+            out = _pair_units(scope, self.mentions)
+            self._units[scope] = out
+        return out
+
+    def governed(self, m: Mention, sides: frozenset[str], third: frozenset[str]) -> bool:
+        """Whether a third party takes side mention `m` over (see heads.governor)."""
+        key = (id(m), sides, third)
+        out = self._governed.get(key)
+        if out is None:
+            out = heads.governor(self.scene(m), m, sides, third) is not None
+            self._governed[key] = out
+        return out
 
 
 def _gap(a: Mention, b: Mention) -> int:
@@ -30,30 +92,46 @@ def _in_scope(m: Mention, scope: str, lead: int) -> bool:
     return True
 
 
-def evaluate(rule: Rule, mentions: list[Mention], lead: int) -> list[Mention] | None:
-    """The evidence when `rule` fires on these mentions, else None."""
+def _possible(rule: Rule, tags: frozenset[str]) -> bool:
+    """Whether the story carries the tags the rule needs at all (most stories lack some)."""
+    return all(not need.isdisjoint(tags) for need in rule.needs)
+
+
+def evaluate(rule: Rule, story: Story) -> Hit | None:
+    """The evidence when `rule` fires on this story, else None."""
+    if not _possible(rule, story.tags):
+        return None
     if rule.kind == "mention":
-        return _mention_evidence(rule, mentions, lead)
-    if rule.kind == "near":
-        return _near_evidence(rule, mentions, lead)
-    return _pair_evidence(rule, mentions)  # the remaining kind, "pair"
+        hit = _mention_evidence(rule, story)
+    elif rule.kind == "near":
+        hit = _near_evidence(rule, story)
+    elif rule.kind == "head":
+        hit = _head_evidence(rule, story)
+    else:
+        hit = _pair_evidence(rule, story)  # the remaining kind, "pair"
+    if hit is not None and rule.also:
+        extra = next((m for m in story.scoped(rule.also_in) if m.tags & rule.also), None)
+        if extra is None:
+            return None
+        hit.matches.append(extra)
+    return hit
 
 
-def _mention_evidence(rule: Rule, mentions: list[Mention], lead: int) -> list[Mention] | None:
+def _mention_evidence(rule: Rule, story: Story) -> Hit | None:
     """A mention rule: the first few in-scope mentions carrying one of its `any` tags."""
-    hits = [m for m in mentions if _in_scope(m, rule.scope, lead) and m.tags & rule.any]
-    return hits[:_MAX_EVIDENCE] if hits else None
+    hits = [m for m in story.scoped(rule.scope) if m.tags & rule.any]
+    return Hit(hits[:_MAX_EVIDENCE]) if hits else None
 
 
-def _near_evidence(rule: Rule, mentions: list[Mention], lead: int) -> list[Mention] | None:
+def _near_evidence(rule: Rule, story: Story) -> Hit | None:
     """A near rule: the first `any` mention with an anchor close enough, and that anchor."""
-    scoped = [m for m in mentions if _in_scope(m, rule.scope, lead)]
+    scoped = story.scoped(rule.scope)
     for c in scoped:
         if not c.tags & rule.any:
             continue
         anchor = _near_anchor(rule, c, scoped)
         if anchor is not None:
-            return [c, anchor]
+            return Hit([c, anchor])
     return None
 
 
@@ -77,13 +155,50 @@ def _near_anchor(rule: Rule, c: Mention, scoped: list[Mention]) -> Mention | Non
     return best
 
 
-def _pair_evidence(rule: Rule, mentions: list[Mention]) -> list[Mention] | None:
+def _head_evidence(rule: Rule, story: Story) -> Hit | None:
+    """A head rule: an `any` word whose owner (or object) is an `anchor` entity.
+
+    Options: `qualified` needs a qualifier in the phrase ("senior Hamas official"); `outside`
+    skips words in a clause those cues open ("... after Hamas chief called for ..."); a
+    `governed_by` noun governing the phrase ("son of the Hamas founder") makes it about that
+    noun (the relative), not about the head.
+    """
+    read = heads.target if rule.bind == "object" else heads.owner
+    for w in story.scoped(rule.scope):
+        if w.entity >= 0 or not w.tags & rule.any:
+            continue
+        scene = story.scene(w)
+        if rule.outside and heads.in_subordinate_clause(scene, w, rule.outside):
+            continue
+        found = read(scene, w, rule.through)
+        if found is None:
+            continue
+        head, how = found
+        bound = next((h for h in heads.with_coordinated(scene, head) if h.tags & rule.anchor), None)
+        if bound is None:
+            continue
+        lo = min(w.word_start, head.word_start, bound.word_start)
+        hi = max(w.end, head.end, bound.end)
+        if rule.governed_by and heads.kin_of(scene, lo, hi, rule.governed_by, w) is not None:
+            continue
+        matches = [w, bound]
+        if rule.qualified:
+            q = heads.qualified(scene, lo, hi, rule.qualified)
+            if q is None:
+                continue
+            matches.append(q)
+        via = "" if bound is head else f", with {head.text}"
+        return Hit(matches, f"'{w.text}' attaches to '{bound.text}' ({how}{via})")
+    return None
+
+
+def _pair_evidence(rule: Rule, story: Story) -> Hit | None:
     """A pair rule: the evidence of the first unit (title, sentence or story) where it fires."""
     sides = rule.a | rule.b
-    for unit in _pair_units(rule.scope, mentions):
-        evidence = _pair_in_unit(rule, unit, sides)
+    for unit in story.units(rule.scope):
+        evidence = _pair_in_unit(rule, unit, sides, story)
         if evidence is not None:
-            return evidence
+            return Hit(evidence)
     return None
 
 
@@ -99,14 +214,29 @@ def _pair_units(scope: str, mentions: list[Mention]) -> list[list[Mention]]:
     return [mentions]
 
 
-def _pair_in_unit(rule: Rule, unit: list[Mention], sides: frozenset[str]) -> list[Mention] | None:
-    """An entity per side (and a `with` mention if required), unless the unit is a listing."""
+def _pair_in_unit(
+    rule: Rule, unit: list[Mention], sides: frozenset[str], story: Story
+) -> list[Mention] | None:
+    """An entity per side (and a `with` mention if required), unless the unit is a listing,
+    holds a `without` mention, or a third party takes every candidate side mention over."""
+    if rule.without and any(m.entity >= 0 and m.tags & rule.without for m in unit):
+        return None
     a_side = [m for m in unit if m.entity >= 0 and m.tags & rule.a]
     b_side = [m for m in unit if m.entity >= 0 and m.tags & rule.b]
-    pair = next(((x, y) for x in a_side for y in b_side if x.entity != y.entity), None)
+    if not a_side or not b_side:  # before the governor reading, which costs the most here
+        return None
+    if rule.governed_by:
+        a_side = [m for m in a_side if not _governed(m, sides, rule, story)]
+        b_side = [m for m in b_side if not _governed(m, sides, rule, story)]
+    pairs = ((x, y) for x in a_side for y in b_side if x.entity != y.entity)
+    if rule.between:
+        pairs = ((x, y) for x, y in pairs if _linked_by(x, y, unit, rule.between, story))
+    pair = next(pairs, None)
     if pair is None:
         return None
     evidence = list(pair)
+    if rule.between:
+        evidence.append(_linked_by(*pair, unit, rule.between, story) or pair[0])
     if rule.with_:
         extra = next((m for m in unit if m.tags & rule.with_), None)
         if extra is None:
@@ -115,6 +245,22 @@ def _pair_in_unit(rule: Rule, unit: list[Mention], sides: frozenset[str]) -> lis
     if _is_listing(rule, unit, sides):
         return None
     return evidence
+
+
+def _linked_by(
+    x: Mention, y: Mention, unit: list[Mention], tags: frozenset[str], story: Story
+) -> Mention | None:
+    """A `tags` mention between x and y in one clause: "Erdogan's visit to Germany"."""
+    if x.field != y.field or x.ctx is None or not x.ctx.same_clause(x.start, y.start):
+        return None
+    lo, hi = min(x.end, y.end), max(x.start, y.start)
+    return next(
+        (m for m in unit if m.field == x.field and m.tags & tags and lo <= m.start < hi), None
+    )
+
+
+def _governed(m: Mention, sides: frozenset[str], rule: Rule, story: Story) -> bool:
+    return story.governed(m, sides, rule.governed_by)
 
 
 def _is_listing(rule: Rule, unit: list[Mention], sides: frozenset[str]) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.tagging.matching import Matcher
-from monitor.tagging.rules import evaluate
-from monitor.tagging.taxonomy import Taxonomy
+from monitor.tagging.matching import Matcher, Mention, RuledOut
+from monitor.tagging.rules import Story, evaluate
+from monitor.tagging.schema import Taxonomy, Topic
 from monitor.text import guess_lang, norm_lang
 
 
@@ -44,34 +44,14 @@ class Tagger:
         """Tag one story: topics with score and evidence, people, orgs, places, language."""
         title, summary, content = title or "", summary or "", content or ""
         lang = norm_lang(lang) or guess_lang(f"{title}\n{summary}\n{content[:2000]}")
-        mentions, lead = self._matcher.find(title, summary, content, lang)
-
-        found: dict[tuple[bool, str], list[str]] = {}
-        for m in mentions:
-            if m.entity >= 0:
-                ent = self._entities[m.entity]
-                bucket = found.setdefault((ent.watch, ent.kind), [])
-                if ent.name not in bucket:
-                    bucket.append(ent.name)
+        mentions, lead, ruled_out = self._matcher.find(title, summary, content, lang)
+        story = Story(mentions, lead, lang)
 
         topics: list[str] = []
         scores: dict[str, float] = {}
         topic_ev: dict[str, Any] = {}
         for topic in self.taxonomy.topics:
-            score = 0.0
-            fired: list[dict[str, Any]] = []
-            for rule in topic.rules:
-                hit = evaluate(rule, mentions, lead)
-                if hit is not None:
-                    score += rule.weight
-                    fired.append(
-                        {
-                            "rule": rule.id,
-                            "weight": rule.weight,
-                            "matches": [m.evidence(self._names) for m in hit],
-                        }
-                    )
-            score = round(score, 3)
+            score, fired = self._score(topic, story)
             scores[topic.id] = score
             if score >= topic.threshold - 1e-9:
                 topics.append(topic.id)
@@ -83,6 +63,7 @@ class Tagger:
                     "rules": fired,
                 }
         evidence: dict[str, Any] = {"topics": topic_ev}
+        found = self._entities_found(mentions)
         for kind, key in (
             ("person", "other_people"),
             ("org", "other_orgs"),
@@ -90,6 +71,8 @@ class Tagger:
         ):
             if found.get((False, kind)):
                 evidence[key] = found[(False, kind)]
+        if ruled_out:
+            evidence["ruled_out"] = [_ruled_out_evidence(r) for r in ruled_out]
         return TagResult(
             topics=topics,
             scores=scores,
@@ -99,3 +82,45 @@ class Tagger:
             places=found.get((True, "place"), []),
             lang=lang,
         )
+
+    def _score(self, topic: Topic, story: Story) -> tuple[float, list[dict[str, Any]]]:
+        """A topic's score (the weights of its firing rules added up) and what fired."""
+        score = 0.0
+        fired: list[dict[str, Any]] = []
+        for rule in topic.rules:
+            hit = evaluate(rule, story)
+            if hit is None:
+                continue
+            score += rule.weight
+            row: dict[str, Any] = {
+                "rule": rule.id,
+                "weight": rule.weight,
+                "matches": [m.evidence(self._names) for m in hit.matches],
+            }
+            if hit.why:
+                row["why"] = hit.why
+            fired.append(row)
+        return round(score, 3), fired
+
+    def _entities_found(self, mentions: list[Mention]) -> dict[tuple[bool, str], list[str]]:
+        """Entity names by (watched, kind), in order of first mention."""
+        found: dict[tuple[bool, str], list[str]] = {}
+        for m in mentions:
+            if m.entity >= 0:
+                ent = self._entities[m.entity]
+                bucket = found.setdefault((ent.watch, ent.kind), [])
+                if ent.name not in bucket:
+                    bucket.append(ent.name)
+        return found
+
+
+def _ruled_out_evidence(r: RuledOut) -> dict[str, Any]:
+    """A match a sense dropped: where, which entity it was not, and why."""
+    return {
+        "text": r.mention.text,
+        "field": r.mention.field,
+        "start": r.mention.ostart,
+        "end": r.mention.oend,
+        "entity": r.entity,
+        "why": r.sense.why,
+    }

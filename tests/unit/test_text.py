@@ -152,7 +152,7 @@ def test_tokens_use_the_fold() -> None:
 def test_match_form_offsets_point_into_the_original(s: str) -> None:
     mt, offsets = match_form(s)
     assert len(mt) == len(offsets)
-    assert offsets == sorted(offsets)
+    assert list(offsets) == sorted(offsets)
     assert all(0 <= o < len(s) for o in offsets)
     assert "  " not in mt
     assert not mt.startswith(" ")
