@@ -10,6 +10,11 @@ the ratio of per-story times between the largest and the smallest size (target <
 
 The lookup is pluggable: BACKENDS maps a name to a factory returning an object with
 `add(story)` plus the `CandidateLookup` methods; an Elasticsearch backend can be registered there.
+
+With events on (the default; `--no-events` skips it) the same probes are also decided to the
+end: cluster, then event (`assign_event` against a `MemoryEventLookup` holding the same number
+of stories, all inside the event span), and the per-story cost of both levels is compared
+between the sizes the same way ("events" in the output).
 """
 
 from __future__ import annotations
@@ -31,14 +36,18 @@ from typing import Any, Protocol
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.dedupe import (
+    EVENT_SPAN,
     CandidateLookup,
+    MemoryEventLookup,
     MemoryLookup,
     annotate,
     assign_cluster,
+    assign_event,
 )
 from monitor.dedupe import (
     clear_caches as clear_caches,  # re-exported: bench_dedupe_es.py wraps it
 )
+from monitor.dedupe.event_features import clear_event_caches
 from monitor.models import Story
 from monitor.urls import canonical_url, story_id
 
@@ -206,15 +215,107 @@ def run(backend: str, sizes: list[int], probes: int, seed: int) -> dict[str, Any
     }
 
 
+# ---- events ----------------------------------------------------------------------------------
+
+# Stand-ins for the tagger's entities: a few names every other story carries (like "Israel",
+# "Hamas") and many that few stories share.
+_COMMON_ENTITIES = ["Israel", "Gaza", "Turkey", "Hamas"]
+
+
+def _tag(s: Story, rnd: random.Random, names: list[str]) -> Story:
+    s.places = rnd.sample(_COMMON_ENTITIES, rnd.randint(0, 2))
+    s.people = rnd.sample(names, rnd.randint(0, 2))
+    return s
+
+
+def _decide(story: Story, lookup: MemoryLookup, events: MemoryEventLookup) -> None:
+    d = assign_cluster(story, lookup, window_days=WINDOW.days)
+    story.cluster_id, story.is_primary = d.cluster_id, d.is_primary
+    primary = None if d.is_primary else events.event_of(d.cluster_id)
+    if primary is None:
+        e = assign_event(story, events)
+        story.event_id = e.event_id
+    else:
+        story.event_id = primary
+
+
+def run_events(sizes: list[int], probes: int, seed: int) -> dict[str, Any]:
+    """Per-story cost of both levels (cluster, then event) against `sizes` stored stories."""
+    rnd = random.Random(seed)
+    names = [f"Person {i}" for i in range(2000)]
+    arrive = START + EVENT_SPAN - timedelta(minutes=30)
+    recent_corpus = Corpus(seed + 1, prefix="recent")
+    recent = [
+        _tag(
+            annotate(
+                recent_corpus.story(arrive - timedelta(hours=2) + timedelta(seconds=30 * i), 0.0)
+            ),
+            rnd,
+            names,
+        )
+        for i in range(200)
+    ]
+    stores: dict[int, tuple[MemoryLookup, MemoryEventLookup]] = {}
+    build_s: dict[int, float] = {}
+    for size in sizes:
+        lookup, events = MemoryLookup(), MemoryEventLookup()
+        t0 = time.perf_counter()
+        stream = _stream(Corpus(seed), size - len(recent), START, EVENT_SPAN - timedelta(hours=3))
+        for s in itertools.chain(stream, recent):
+            annotate(s)
+            _tag(s, rnd, names)
+            s.cluster_id = s.event_id = s.id
+            lookup.add(s)
+            events.add(s, s.fetched_at)
+        build_s[size] = time.perf_counter() - t0
+        stores[size] = (lookup, events)
+    probe_corpus = Corpus(seed + 2, prefix="probe")
+    probe_stories = [
+        _tag(probe_corpus.story(arrive, copy_rate=0.3, pool=recent_corpus.events), rnd, names)
+        for _ in range(probes)
+    ]
+    total: dict[int, list[float]] = {n: [] for n in sizes}
+    joined = {n: 0 for n in sizes}
+    for k, s in enumerate(probe_stories):
+        for size in sizes if k % 2 == 0 else sizes[::-1]:
+            story = replace(s, lsh_bands=[], title_key="", event_id="", cluster_id="")
+            clear_caches()
+            clear_event_caches()
+            t0 = time.perf_counter()
+            annotate(story)
+            _decide(story, *stores[size])
+            total[size].append(time.perf_counter() - t0)
+            joined[size] += story.event_id != story.id
+    small, large = min(sizes), max(sizes)
+    return {
+        "sizes": {
+            str(n): {
+                "stored": n,
+                "build_s": round(build_s[n], 2),
+                "annotate_cluster_and_event": _summary(total[n]),
+                "probes_joined_an_event": joined[n],
+            }
+            for n in sizes
+        },
+        "ratio_mean": round(statistics.fmean(total[large]) / statistics.fmean(total[small]), 3),
+        "ratio_median": round(statistics.median(total[large]) / statistics.median(total[small]), 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="memory", choices=sorted(BACKENDS))
     ap.add_argument("--sizes", default="1000,100000")
     ap.add_argument("--probes", type=int, default=400)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-events", action="store_true", help="measure clusters only")
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
-    print(json.dumps(run(args.backend, sizes, args.probes, args.seed), indent=2))
+    result = run(args.backend, sizes, args.probes, args.seed)
+    if not args.no_events:
+        result["events"] = run_events(sizes, args.probes, args.seed)
+        result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -138,14 +138,25 @@ def run(
     from monitor import pipeline
 
     pause = parse_duration(interval)
-    while True:
-        s = settings(config_dir)  # re-read each cycle: config edits apply without a restart
+    s = settings(config_dir)
+    if once:
         report = guarded(partial(pipeline.run_once, s), s)
         _report_feed_errors(report["poll"])
         emit(report, as_json, _render_run)
-        if once:
-            return
-        time.sleep(pause)
+        return
+    from monitor.store import StoreError
+
+    try:
+        with pipeline.exclusive_loop(s, timedelta(seconds=pause)) as renew:
+            while True:
+                s = settings(config_dir)  # re-read each cycle: config edits apply at once
+                report = guarded(partial(pipeline.run_once, s), s)
+                _report_feed_errors(report["poll"])
+                emit(report, as_json, _render_run)
+                renew()
+                time.sleep(pause)
+    except StoreError as e:  # the lease: another loop runs on this prefix, or took over
+        fail(str(e), 1)
 
 
 @app.command()
@@ -228,7 +239,12 @@ def tag(
     ] = None,
     config_dir: ConfigOpt = None,
 ) -> None:
-    """Tag JSON Lines stories from stdin (id, title, summary[, lang]); one JSON line out each."""
+    """Tag JSON Lines stories from stdin (id, title, summary[, lang]); one JSON line out each.
+
+    Title, summary and content go through the pipeline's HTML-to-text step first, as feed text
+    does, so markup and link targets never produce a tag.
+    """
+    from monitor.parse import html_to_text
     from monitor.tagging import Tagger, TaxonomyError, load_taxonomy, tag_record
 
     path = topics or Path(config_dir or _env_config_dir()) / "topics.yaml"
@@ -239,6 +255,9 @@ def tag(
     _json_lines.bad = 0  # type: ignore[attr-defined]
     for rec in _json_lines(sys.stdin, ("id", "title")):
         rec.setdefault("summary", "")
+        for key in ("title", "summary", "content"):
+            if isinstance(rec.get(key), str):
+                rec[key] = html_to_text(rec[key])
         _write(tag_record(tagger, rec))
         sys.stdout.flush()
     if _json_lines.bad:  # type: ignore[attr-defined]
@@ -246,30 +265,57 @@ def tag(
 
 
 @app.command()
-def dedupe() -> None:
-    """Cluster JSON Lines stories from stdin in arrival order; writes {"id", "cluster_id"} each."""
+def dedupe(
+    topics: Annotated[
+        Path | None, typer.Option(help="Taxonomy file [CONFIG_DIR/topics.yaml].")
+    ] = None,
+    config_dir: ConfigOpt = None,
+) -> None:
+    """Group JSON Lines stories from stdin in arrival order; one {id, cluster_id, event_id} each."""
     from monitor.clock import utcnow
     from monitor.dedupe import dedupe_records
+    from monitor.tagging import Tagger, TaxonomyError, load_taxonomy
 
+    # Events are decided on the entities the tagger finds, as in the pipeline.
+    path = topics or Path(config_dir or _env_config_dir()) / "topics.yaml"
+    try:
+        tagger = Tagger(load_taxonomy(path))
+    except (TaxonomyError, OSError) as e:
+        fail(str(e) if isinstance(e, TaxonomyError) else f"{path}: {e.strerror}")
     _json_lines.bad = 0  # type: ignore[attr-defined]
-    for rec in dedupe_records(_json_lines(sys.stdin, ("id",)), utcnow()):
+    for rec in dedupe_records(_json_lines(sys.stdin, ("id",)), utcnow(), tagger):
         _write(rec)
     if _json_lines.bad:  # type: ignore[attr-defined]
         raise typer.Exit(2)
 
 
+# The labelled sets `newsmon eval` reads when no --corpus is given (relative to the working
+# directory, as in a checkout): the development set, the blind fixture set, the real-world set.
+DEFAULT_CORPORA = (
+    Path("../shared/corpus/dev-stories.jsonl"),
+    Path("tests/fixtures/blind-stories.jsonl"),
+    Path("../shared/corpus/realworld-dev.jsonl"),
+)
+
+
 @app.command(name="eval")
 def evaluate(
-    corpus: Annotated[Path, typer.Option(help="Labelled JSON Lines corpus.")],
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Labelled JSON Lines corpus (repeatable) [the dev, blind and real-world sets "
+            "found under ../shared/corpus and tests/fixtures]."
+        ),
+    ] = None,
     topics: Annotated[
         Path | None, typer.Option(help="Taxonomy file [CONFIG_DIR/topics.yaml].")
     ] = None,
     config_dir: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Precision, recall and F1 of the tagger per topic, per language and for people."""
+    """Precision (strict and lenient on borderline labels), recall and every error, per corpus."""
     from monitor.evaluation import evaluate as run_eval
-    from monitor.evaluation import render_eval
+    from monitor.evaluation import render_comparison, render_eval
     from monitor.tagging import Tagger, TaxonomyError, load_taxonomy
 
     path = topics or Path(config_dir or _env_config_dir()) / "topics.yaml"
@@ -277,17 +323,26 @@ def evaluate(
         tagger = Tagger(load_taxonomy(path))
     except TaxonomyError as e:
         fail(str(e))
-    if not corpus.is_file():
-        fail(f"{corpus}: file not found")
-    with corpus.open(encoding="utf-8") as fh:
-        _json_lines.bad = 0  # type: ignore[attr-defined]
-        report = run_eval(tagger, list(_json_lines(fh, ("id", "title"))))
-    if as_json:
-        _write(report.as_dict())
-    else:
-        rendered = render_eval(report)
-        for item in rendered if isinstance(rendered, list) else [rendered]:
-            out.print(item)
+    corpora = corpus or [c for c in DEFAULT_CORPORA if c.is_file()]
+    if not corpora:
+        fail("no corpus given and none of the default sets found; pass --corpus FILE.jsonl")
+    for c in corpora:
+        if not c.is_file():
+            fail(f"{c}: file not found")
+    reports = []
+    _json_lines.bad = 0  # type: ignore[attr-defined]
+    for c in corpora:
+        with c.open(encoding="utf-8") as fh:
+            records = list(_json_lines(fh, ("id", "title")))
+        reports.append(run_eval(tagger, records, corpus=str(c)))
+    for report in reports:
+        if as_json:
+            _write(report.as_dict())
+        else:
+            for item in render_eval(report):
+                out.print(item)
+    if len(reports) > 1 and not as_json:
+        out.print(render_comparison(reports))
 
 
 @app.command()

@@ -83,9 +83,9 @@ def test_dedupe_writes_one_cluster_line_per_story() -> None:
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert out == [
-        {"id": "1", "cluster_id": "1"},
-        {"id": "2", "cluster_id": "1"},
-        {"id": "3", "cluster_id": "3"},
+        {"id": "1", "cluster_id": "1", "event_id": "1"},
+        {"id": "2", "cluster_id": "1", "event_id": "1"},
+        {"id": "3", "cluster_id": "3", "event_id": "3"},
     ]
 
 

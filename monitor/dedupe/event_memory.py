@@ -1,0 +1,170 @@
+"""The in-memory `EventLookup` (`newsmon dedupe`, tests, benchmarks): a term index and events.
+
+Stories are indexed under their event terms (`event_terms`): entities, numbers, dates and
+stemmed content words. A look-up walks the postings of the story's rarest terms, newest first
+and at most `per_term` deep, so its cost does not grow with the number of stories stored: a
+term held by thousands of stories ("l:israel") is read only as deep as its latest postings, and
+reports of one event arrive close together. Events merged by a bridging story are kept as a
+union-find over event ids, so every member answers with the merged id at once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import datetime
+
+from monitor.dedupe.decision import annotate
+from monitor.dedupe.events import (
+    MAX_EVENT_CANDIDATES,
+    EventCandidate,
+    TermStats,
+    Weights,
+    _utc,
+    _when,
+    event_terms,
+)
+from monitor.models import Story
+
+QUERY_TERMS = 16  # the story's rarest terms are the ones that find its event
+PER_TERM = 120  # postings read per term, newest first
+
+
+class MemoryEventLookup:
+    """An in-memory EventLookup with the same semantics as the Elasticsearch one."""
+
+    def __init__(
+        self,
+        max_candidates: int = MAX_EVENT_CANDIDATES,
+        query_terms: int = QUERY_TERMS,
+        per_term: int = PER_TERM,
+    ) -> None:
+        self.max_candidates = max_candidates
+        self.query_terms = query_terms
+        self.per_term = per_term
+        self._rows: list[EventCandidate | None] = []
+        self._terms: list[tuple[str, ...]] = []
+        self._slot: dict[str, int] = {}
+        self._postings: dict[str, list[int]] = {}
+        self._df: Counter[str] = Counter()
+        self._parent: dict[str, str] = {}
+        self._bounds: dict[str, tuple[datetime, datetime]] = {}
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, story_id: object) -> bool:
+        return story_id in self._slot
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _root(self, event_id: str) -> str:
+        root = event_id
+        while (up := self._parent.get(root, root)) != root:
+            root = up
+        # Path halving would do; full compression keeps later look-ups one step deep.
+        while (up := self._parent.get(event_id, event_id)) != root:
+            self._parent[event_id] = root
+            event_id = up
+        return root
+
+    def event_of(self, story_id: str) -> str | None:
+        """The current event of a stored story (after any merges), or None."""
+        slot = self._slot.get(story_id)
+        row = None if slot is None else self._rows[slot]
+        return None if row is None else self._root(row.event_id)
+
+    def event_bounds(self, event_id: str) -> tuple[datetime, datetime] | None:
+        """First-seen times of the first and the latest report of an event."""
+        return self._bounds.get(self._root(event_id))
+
+    def merge_events(self, target: str, others: list[str]) -> None:
+        """Merge events into `target` (a bridging story's decision); idempotent."""
+        root = self._root(target)
+        for other in others:
+            r = self._root(other)
+            if r == root:
+                continue
+            self._parent[r] = root
+            a, b = self._bounds.get(root), self._bounds.pop(r, None)
+            if b is not None:
+                self._bounds[root] = b if a is None else (min(a[0], b[0]), max(a[1], b[1]))
+
+    # ---- stories -----------------------------------------------------------------------------
+
+    def add(self, story: Story, event_start: datetime | None = None) -> None:
+        """Store a story after its decisions; adding the same id again replaces it."""
+        if not story.title_key:
+            annotate(story)
+        when = _when(story)
+        event_id = story.event_id or story.cluster_id or story.id
+        root = self._root(event_id)
+        start = min(_utc(event_start) or when, when)
+        lo, hi = self._bounds.get(root, (start, when))
+        self._bounds[root] = (min(lo, start), max(hi, when))
+        self._remove(story.id)
+        c = EventCandidate.from_story(replace(story, event_id=root), start)
+        terms = tuple(event_terms(story))
+        slot = len(self._rows)
+        self._rows.append(c)
+        self._terms.append(terms)
+        self._slot[c.id] = slot
+        self._df.update(terms)
+        for t in terms:
+            self._postings.setdefault(t, []).append(slot)
+
+    def _remove(self, story_id: str) -> None:
+        old = self._slot.pop(story_id, None)
+        if old is None:
+            return
+        # The old slot stays in the postings as a dead entry, skipped at look-up.
+        self._df.subtract(self._terms[old])
+        self._rows[old] = None
+        self._terms[old] = ()
+
+    def _candidate(self, slot: int) -> EventCandidate | None:
+        row = self._rows[slot]
+        if row is None:
+            return None
+        root = self._root(row.event_id)
+        start, end = self._bounds.get(root, (row.event_start, row.first_seen))
+        return replace(row, event_id=root, event_start=start, event_end=end)
+
+    # ---- EventLookup ---------------------------------------------------------------------------
+
+    def term_stats(self, terms: list[str]) -> TermStats:
+        """Stored stories in all, and per term how many hold it."""
+        return TermStats(len(self._slot), {t: self._df[t] for t in terms if self._df[t] > 0})
+
+    def event_candidates(self, story: Story, since: datetime) -> list[EventCandidate]:
+        """Up to `max_candidates` stories first seen since `since` sharing the rarest terms."""
+        since = _utc(since) or since
+        stats = self.term_stats(event_terms(story))
+        weights = Weights(stats)
+        # Rarest first: they name the event; common ones ("l:israel") only add to the score.
+        # Terms no stored story holds find nothing, so they do not take a place in the query.
+        query = sorted(stats.doc_freq, key=lambda t: (-weights(t), t))[: self.query_terms]
+        hits: dict[int, float] = {}
+        for t in query:
+            postings = self._postings.get(t)
+            if not postings:
+                continue
+            w = weights(t)
+            for slot in reversed(postings[-self.per_term :]):
+                hits[slot] = hits.get(slot, 0.0) + w
+        ranked = []
+        for slot, s in hits.items():
+            row = self._rows[slot]
+            if row is None:
+                continue
+            first = _utc(row.first_seen)
+            if first is not None and first < since:
+                continue
+            ranked.append((-s, row.id, slot))
+        ranked.sort()
+        out = []
+        for _s, _id, slot in ranked[: self.max_candidates]:
+            c = self._candidate(slot)
+            if c is not None:
+                out.append(c)
+        return out
