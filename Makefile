@@ -11,7 +11,7 @@ RUN_DIR := var
 ES_PORT ?= 9200
 SMTP_PORT ?= 1025
 
-.PHONY: setup test test-clock unit lint typecheck es-fetch up down bench bench-es clean
+.PHONY: setup test test-celery test-clock unit lint typecheck es-fetch up down bench bench-es clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,11 @@ es-fetch: setup
 test: setup lint typecheck es-fetch
 	$(BIN)/pytest
 	$(BIN)/python -m localdev.clockshift
+
+# Only the real CeleryExecutor run (Redis, PostgreSQL, 1 then 2 workers; part of make test too):
+# about 3 minutes; its figures go to var/celery-run.json.
+test-celery: setup es-fetch
+	$(BIN)/pytest -m celery -s
 
 test-clock: setup es-fetch
 	$(BIN)/python -m localdev.clockshift

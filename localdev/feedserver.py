@@ -12,10 +12,13 @@ requests with 304, like a well-behaved CDN. Extra routes under `/_/` misbehave o
     /_/big-unsized/<bytes>     a body of that size, without Content-Length
     /_/gzip/<name>             a feed file sent gzip-encoded
 
+`latency` (seconds, default 0) delays every response by that much, like a distant server: the
+Celery scaling test serves its feeds with 50 ms.
+
 Written on http.server rather than a framework: the point is full control over misbehaviour
 (hanging, trickling, lying sizes) with no dependency in tests. Run it for a demo with
 
-    python -m localdev.feedserver --dir tests/fixtures/feeds --port 8081
+    python -m localdev.feedserver --dir tests/fixtures/feeds --port 8081 [--latency-ms 50]
 """
 
 from __future__ import annotations
@@ -126,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, *, send_body: bool) -> None:
         parts = urlsplit(self.path)
         segments = [s for s in parts.path.split("/") if s]
+        if self.server.latency > 0 and not self._stall(self.server.latency):
+            return  # shutting down
         try:
             if segments[:1] == ["_"] and len(segments) >= 2:
                 self._special(segments[1], segments[2:], parse_qs(parts.query), send_body)
@@ -252,10 +257,13 @@ def _filler(size: int) -> Iterator[bytes]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], directory: Path, *, verbose: bool) -> None:
+    def __init__(
+        self, address: tuple[str, int], directory: Path, *, verbose: bool, latency: float = 0.0
+    ) -> None:
         super().__init__(address, _Handler)
         self.directory = directory.resolve()
         self.verbose = verbose
+        self.latency = latency
         self.closing = threading.Event()
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -290,8 +298,10 @@ class FeedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        latency: float = 0.0,
     ) -> None:
-        self._server = _Server((host, port), Path(directory), verbose=verbose)
+        """Serve `directory`; `latency` seconds are waited before every response (default 0)."""
+        self._server = _Server((host, port), Path(directory), verbose=verbose, latency=latency)
         self._thread: threading.Thread | None = None
 
     @property
@@ -379,8 +389,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", default="tests/fixtures/feeds", help="directory of feed files")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay every response by this much"
+    )
     args = parser.parse_args(argv)
-    server = FeedServer(args.dir, host=args.host, port=args.port, verbose=True)
+    server = FeedServer(
+        args.dir, host=args.host, port=args.port, verbose=True, latency=args.latency_ms / 1000
+    )
     names = sorted(p.name for p in server.directory.iterdir() if p.is_file())
     print(f"serving {server.directory} at {server.base_url}/", flush=True)
     for name in names:

@@ -26,11 +26,17 @@ if str(REPO_ROOT) not in sys.path:
 from localdev import elasticsearch as local_es  # noqa: E402
 from localdev.mailcatcher import MailCatcher  # noqa: E402
 
-_MARKERS_BY_DIR = {"integration": "integration", "e2e": "integration", "airflow": "airflow"}
+_MARKERS_BY_DIR = {
+    "integration": "integration",
+    "e2e": "integration",
+    "airflow": "airflow",
+    "celery": "celery",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark tests in tests/integration and tests/e2e ``integration``, tests/airflow ``airflow``."""
+    """Mark tests/integration and tests/e2e ``integration``, tests/airflow ``airflow``, tests/celery
+    ``celery``."""
     tests_dir = Path(__file__).resolve().parent
     for item in items:
         try:
