@@ -7,6 +7,9 @@ In tests::
         [msg] = smtp.wait_for(1)
         assert msg.rcpt_tos == ["analyst@example.org"]
 
+A recipient whose address starts with ``refuse`` is answered ``550`` (an SMTP server that
+bounces one address), so tests can make one delivery fail for good while others go through.
+
 For ``make up``: ``python -m localdev.mailcatcher --port 1025 --dir var/mail`` writes each delivered
 message to ``var/mail/*.eml`` until interrupted.
 """
@@ -57,6 +60,19 @@ class _Handler:
 
     def __init__(self, deliver: Callable[[bytes, str, list[str]], None]) -> None:
         self._deliver = deliver
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.lower().startswith("refuse"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # original_content is the exact bytes on the wire (content may be decoded for SMTPUTF8).

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from monitor.alerts import PlannedMail
 from monitor.config import SmtpSettings
+from monitor.models import Delivery
 
 _env = Environment(
     loader=PackageLoader("monitor", "templates"),
@@ -60,6 +61,26 @@ def render(mail: PlannedMail, mail_from: str) -> EmailMessage:
     msg["X-Newsmon-Delivery"] = mail.delivery_id
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def render_notice(
+    d: Delivery, tries: int, error: str, operator: str, smtp: SmtpSettings
+) -> EmailMessage:
+    """The one message to the operator when a delivery is given up."""
+    msg = EmailMessage()
+    msg["Subject"] = f"[newsmon] delivery given up: {d.alert} to {d.subscriber}"
+    msg["From"] = smtp.mail_from
+    msg["To"] = operator
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    domain = smtp.mail_from.rpartition("@")[2] or "newsmon.local"
+    msg["Message-ID"] = f"<notice-{d.id}@{domain}>"
+    msg.set_content(
+        f"newsmon gave up the {d.mode} alert {d.alert!r} to {d.subscriber}\n"
+        f"after {tries} failed sends. Last error:\n\n  {error}\n\n"
+        f"Delivery id: {d.id}\n"
+        "Later runs skip it: check the address and the SMTP server's answer above.\n"
+    )
     return msg
 
 

@@ -88,10 +88,10 @@ class Delivery:
     id: str
     subscriber: str
     alert: str
-    mode: str  # instant | digest
+    mode: str  # instant | digest | notice (to the operator, when a delivery is given up)
     story_ids: list[str]
     cluster_ids: list[str]
-    status: str  # pending | sent | failed
+    status: str  # pending | sent | failed | given_up (failed max_send_attempts times)
     created_at: datetime
     sent_at: datetime | None = None
     period: str | None = None  # digest slot key, e.g. "2026-11-25" for a daily digest

@@ -12,7 +12,7 @@ from typing import Any
 from monitor import alerts as rules
 from monitor.clock import utcnow
 from monitor.config import AlertRule, Settings, Subscriber
-from monitor.mail import Mailer, MailError, render
+from monitor.mail import Mailer, MailError, render, render_notice
 from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store
 from monitor.pipeline.grouping import group_pending
@@ -52,14 +52,48 @@ def _deliver(
             try:
                 mailer.send(render(m, settings.smtp.mail_from))
             except MailError as e:
-                store.ledger.mark(d.id, "failed", now=now, error=str(e))
-                log.warning("delivery %s to %s failed: %s", d.id, d.subscriber, e)
+                _failed(store, settings, mailer, d, str(e), now)
                 failed.append(str(e))
                 continue
             store.ledger.mark(d.id, "sent", now=now)
             log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
             sent += 1
     return {"sent": sent, "already_sent": skipped, "failed": failed}
+
+
+def _failed(
+    store: Store, settings: Settings, mailer: Mailer, d: Delivery, error: str, now: datetime
+) -> None:
+    """Record a refused send; at the last allowed attempt give the delivery up for good and
+    tell the operator once, so one bad address does not fail every run forever."""
+    current = store.ledger.get(d.id)
+    tries = (current.attempts if current else 0) + 1
+    if tries < settings.max_send_attempts:
+        store.ledger.mark(d.id, "failed", now=now, error=error)
+        log.warning("delivery %s to %s failed (try %d): %s", d.id, d.subscriber, tries, error)
+        return
+    store.ledger.mark(d.id, "given_up", now=now, error=error)
+    log.error("delivery %s to %s given up after %d tries: %s", d.id, d.subscriber, tries, error)
+    if not settings.operator_email:
+        return
+    notice = Delivery(
+        id=f"notice-{d.id}",
+        subscriber=settings.operator_email,
+        alert=d.alert,
+        mode="notice",
+        story_ids=[],
+        cluster_ids=[],
+        status="pending",
+        created_at=now,
+    )
+    if not store.ledger.claim(notice):
+        return
+    try:
+        mailer.send(render_notice(d, tries, error, settings.operator_email, settings.smtp))
+    except MailError as e:
+        store.ledger.mark(notice.id, "failed", now=now, error=str(e))
+        return
+    store.ledger.mark(notice.id, "sent", now=now)
 
 
 def _attach_outlets(store: Store, mails: Sequence[rules.PlannedMail]) -> None:
@@ -161,7 +195,7 @@ def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, A
     store.refresh()
     mails, rule_errors = [], []
     for mail, start, end in due:
-        res = store.stories.search_window([mail.rule.query], start, end, size=200)[0]
+        res = store.stories.search_window([mail.rule.query], start, end)[0]
         if isinstance(res, str):
             rule_errors.append(f"{mail.subscriber.email} / {mail.rule.name}: invalid query: {res}")
             continue

@@ -218,36 +218,54 @@ class StoryIndex:
 
     @translated
     def search_window(
-        self, queries: Sequence[str], start: datetime, end: datetime, *, size: int = 50
+        self, queries: Sequence[str], start: datetime, end: datetime, *, page: int = 500
     ) -> list[list[Story] | str]:
-        """Run Lucene query strings over stories grouped in (start, end] with one `_msearch`.
+        """Run Lucene query strings over stories grouped in (start, end]: every hit, in pages.
 
         A story counts once its cluster and event are decided (``grouped_at``), so an alert
         never goes out for a story whose group may still change. Each entry is the list of
-        matching stories (oldest first), or a one-line error
-        string when the query itself is invalid (a bad rule must not stop the others).
+        all matching stories (oldest first), or a one-line error string when the query itself
+        is invalid (a bad rule must not stop the others). The first page of every query goes
+        in one `_msearch`; a query whose page came back full goes on with `search_after` on
+        the sort key, so nothing past a page is silently dropped (the alert cursor moves past
+        the whole window afterwards).
         """
         if not queries:
             return []
-        body: list[dict[str, Any]] = []
         window = {"range": {"grouped_at": {"gt": iso(start), "lte": iso(end)}}}
+        bodies: list[dict[str, Any]] = []
         for q in queries:
-            body.append({"index": self.names.stories, **_LENIENT})
             rule = {"query_string": {"query": q, "fields": _RULE_FIELDS, "default_operator": "AND"}}
-            body.append(
+            bodies.append(
                 {
-                    "size": size,
+                    "size": page,
                     "sort": [{"grouped_at": "asc"}, {"id": "asc"}],
                     "query": {"bool": {"must": [rule], "filter": [window, GROUPED]}},
                 }
             )
-        res = self.es.msearch(searches=body)
+        searches: list[dict[str, Any]] = []
+        for body in bodies:
+            searches += [{"index": self.names.stories, **_LENIENT}, body]
+        res = self.es.msearch(searches=searches)
         out: list[list[Story] | str] = []
-        for r in res["responses"]:
+        for body, r in zip(bodies, res["responses"], strict=True):
             if "error" in r:
                 out.append(_rule_error(r["error"]))
-            else:
-                out.append([story_from_doc(h["_source"]) for h in r["hits"]["hits"]])
+                continue
+            hits = r["hits"]["hits"]
+            stories = [story_from_doc(h["_source"]) for h in hits]
+            while len(hits) == page:
+                more = self.es.search(
+                    index=self.names.stories,
+                    search_after=hits[-1]["sort"],
+                    size=page,
+                    sort=body["sort"],
+                    query=body["query"],
+                    **_LENIENT,
+                )
+                hits = more["hits"]["hits"]
+                stories += [story_from_doc(h["_source"]) for h in hits]
+            out.append(stories)
         return out
 
     @translated

@@ -17,7 +17,15 @@ from localdev.feedserver import FeedServer
 from localdev.mailcatcher import MailCatcher
 from monitor import pipeline
 from monitor.config import load_settings
-from tests.factories import NOW, digest_rule, instant_rule, served_feeds, subscriber, write_config
+from tests.factories import (
+    NOW,
+    digest_rule,
+    instant_rule,
+    make_story,
+    served_feeds,
+    subscriber,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
@@ -186,3 +194,56 @@ def test_digest_goes_once_per_period(
     # The next hour's slot is due but holds no new story: no empty digest.
     assert pipeline.send_digests(s, now=later + timedelta(hours=1))["sent"] == 0
     assert len(smtp_server.messages) == 1
+
+
+def test_a_rule_matching_120_clusters_in_one_run_sends_all_120(
+    tmp_path: Path, smtp_server: MailCatcher, newsmon_env: dict[str, str]
+) -> None:
+    """More hits than one search page (500 here is one page; 120 > the old cap of 50): every
+    cluster is alerted in the run, and the next run owes nothing."""
+    from monitor.pipeline.context import open_store
+
+    cfg = write_config(
+        tmp_path / "cfg", feeds=[], subscribers=[subscriber(instant_rule("summary:corridor"))]
+    )
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    store = open_store(s)
+    stories = [
+        make_story(n, when=NOW, summary="A trade corridor story", cluster_id=f"id{n}")
+        for n in range(120)
+    ]
+    store.stories.index(stories, now=NOW)
+    assert store.stories.apply_groups(stories, now=NOW) == []
+    report = pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))
+    assert (report["matched"], report["sent"], report["failed"]) == (120, 120, [])
+    assert len(smtp_server.wait_for(120)) == 120
+    again = pipeline.send_alerts(s, now=NOW + timedelta(minutes=6))
+    assert again["sent"] == 0
+
+
+def test_a_refused_delivery_is_given_up_after_its_tries_and_the_operator_told_once(
+    tmp_path: Path, smtp_server: MailCatcher, newsmon_env: dict[str, str]
+) -> None:
+    from monitor.pipeline.context import open_store
+
+    rule = instant_rule("summary:corridor")
+    subs = [subscriber(rule, email="refuse@example.org"), subscriber(rule)]
+    cfg = write_config(tmp_path / "cfg", feeds=[], subscribers=subs)
+    env = {**newsmon_env, "NEWSMON_MAX_SEND_ATTEMPTS": "3", "NEWSMON_OPERATOR_EMAIL": "ops@x.org"}
+    s = load_settings(cfg, env)
+    pipeline.init(s, NOW)
+    store = open_store(s)
+    story = make_story(1, when=NOW, summary="A trade corridor story", cluster_id="id1")
+    store.stories.index([story], now=NOW)
+    store.stories.apply_groups([story], now=NOW)
+    runs = [pipeline.send_alerts(s, now=NOW + timedelta(minutes=5 * k + 1)) for k in range(5)]
+    # Tries 1-3 fail (the cursor stays, so the window is retried); then it is given up.
+    assert [len(r["failed"]) for r in runs] == [1, 1, 1, 0, 0]
+    assert [r["sent"] for r in runs] == [1, 0, 0, 0, 0]  # the other subscriber, once
+    assert store.feeds.get_cursor("instant") == NOW + timedelta(minutes=21)  # moved on
+    mails = smtp_server.wait_for(2)
+    assert sorted(m.rcpt_tos[0] for m in mails) == ["analyst@example.org", "ops@x.org"]
+    notice = next(m for m in mails if m.rcpt_tos == ["ops@x.org"])
+    assert "given up" in str(notice["Subject"])
+    assert "refuse@example.org" in notice.get_content()

@@ -187,3 +187,15 @@ def test_retention_cutoff_months() -> None:
     assert retention_cutoff(datetime(2026, 2, 10, tzinfo=UTC), 3) == datetime(
         2025, 11, 1, tzinfo=UTC
     )
+
+
+def test_rule_hits_are_paged_to_the_last_one(store: Store) -> None:
+    stories = [make_story(n, when=NOW, cluster_id=f"id{n}") for n in range(23)]
+    store.stories.index(stories, now=NOW)
+    store.stories.apply_groups(stories, now=NOW)
+    store.refresh()
+    window = (NOW - timedelta(hours=1), NOW + timedelta(minutes=1))
+    res = store.stories.search_window(["outlet:Outlet", "title:nothing"], *window, page=5)
+    assert isinstance(res[0], list)
+    assert sorted(h.id for h in res[0]) == sorted(s.id for s in stories)
+    assert res[1] == []
