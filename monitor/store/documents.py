@@ -14,7 +14,7 @@ from typing import Any
 
 from monitor.dedupe import Candidate
 from monitor.models import Delivery, FeedState, Story
-from monitor.text import fold
+from monitor.text import search_fold
 
 __all__ = [
     "CANDIDATE_FIELDS",
@@ -73,7 +73,9 @@ def story_to_doc(story: Story, indexed_at: datetime) -> dict[str, Any]:
     doc["published"] = iso(story.published)
     doc["fetched_at"] = iso(story.fetched_at)
     doc["indexed_at"] = iso(indexed_at)
-    doc["text_folded"] = fold(" ".join(p for p in (story.title, story.summary, story.content) if p))
+    doc["text_folded"] = search_fold(
+        " ".join(p for p in (story.title, story.summary, story.content) if p)
+    )
     doc["cluster_id"] = story.cluster_id or story.id
     doc["event_id"] = story.event_id or doc["cluster_id"]
     doc.pop("outlets")  # the cluster's outlets live on its primary, set when it is grouped

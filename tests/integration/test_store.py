@@ -199,3 +199,15 @@ def test_rule_hits_are_paged_to_the_last_one(store: Store) -> None:
     assert isinstance(res[0], list)
     assert sorted(h.id for h in res[0]) == sorted(s.id for s in stories)
     assert res[1] == []
+
+
+def test_plain_words_find_possessive_and_suffixed_forms(store: Store) -> None:
+    titles = ["Erdoğan's aides travel", "Erdoğan'ın danışmanları yolda", "Erdogana unrelated"]
+    stories = [make_story(n, when=NOW, title=t, cluster_id=f"id{n}") for n, t in enumerate(titles)]
+    store.stories.index(stories, now=NOW)
+    store.stories.apply_groups(stories, now=NOW)
+    store.refresh()
+    window = (NOW - timedelta(hours=1), NOW + timedelta(minutes=1))
+    [hits] = store.stories.search_window(["erdogan"], *window)
+    assert isinstance(hits, list)
+    assert sorted(h.id for h in hits) == ["id0", "id1"]

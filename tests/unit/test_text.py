@@ -16,6 +16,7 @@ from monitor.text import (
     norm_lang,
     prefix_allowed,
     script_of_text,
+    search_fold,
     tokens,
 )
 
@@ -244,3 +245,10 @@ def test_norm_lang() -> None:
     assert norm_lang("pt_BR") == "pt"
     assert norm_lang("") is None
     assert norm_lang(None) is None
+
+
+def test_search_fold_splits_possessives_and_turkish_suffixes_only_inside_words() -> None:
+    assert search_fold("Erdoğan’s visit") == "erdogan s visit"
+    assert search_fold("Erdoğan'ın sözleri, İsrail'e") == "erdogan in sozleri, israil e"
+    assert search_fold("'quoted' words") == "'quoted' words"
+    assert search_fold("1990's") == "1990's"
