@@ -169,6 +169,9 @@ class Settings:
     # A delivery whose send failed this many times is given up (and the operator told once).
     max_send_attempts: int = 5
     operator_email: str | None = None
+    # Entries read from one feed body; the rest are reported (a 100,000-entry feed is an attack
+    # or a broken export, not news).
+    max_entries_per_feed: int = 1000
 
     @property
     def topics_path(self) -> Path:
@@ -304,4 +307,5 @@ def load_settings(
         kibana_url=env.get("NEWSMON_KIBANA_URL") or None,
         max_send_attempts=max(1, _int(env, "NEWSMON_MAX_SEND_ATTEMPTS", 5)),
         operator_email=env.get("NEWSMON_OPERATOR_EMAIL") or None,
+        max_entries_per_feed=max(1, _int(env, "NEWSMON_MAX_ENTRIES_PER_FEED", 1000)),
     )
