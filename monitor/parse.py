@@ -92,8 +92,27 @@ def html_to_text(html_fragment: str) -> str:
     return _collapse(html.unescape(stripped))
 
 
+# Deleted from every stored text: control characters (a NUL in a title reaches the email's
+# Subject raw), and the bidirectional overrides, embeddings and isolates, zero-width space and
+# stray byte-order marks that make a title read differently from what it says ("Invoice
+# \u202egnp.exe" displays as "Invoice exe.png"). Joiners (U+200C, U+200D) stay: Persian,
+# Arabic and emoji need them.
+_UNSAFE_CHARS = dict.fromkeys(
+    (
+        *range(0x00, 0x09),
+        *range(0x0E, 0x1C),
+        0x7F,
+        *range(0x80, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0x200B,
+        0xFEFF,
+    )
+)
+
+
 def _collapse(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(text.translate(_UNSAFE_CHARS).split())
 
 
 def entity_bomb(body: bytes) -> str | None:

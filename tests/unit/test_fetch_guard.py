@@ -157,3 +157,16 @@ def test_a_looked_up_host_is_requested_at_the_checked_address_under_its_name() -
 
 def test_an_unlooked_up_url_is_requested_as_it_is() -> None:
     assert _pinned("http://127.0.0.1:8081/a.xml", None) == ("http://127.0.0.1:8081/a.xml", {}, {})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/feed.xml",  # 127.0.0.1 written as one decimal number
+        "http://0x7f000001/feed.xml",  # and in hexadecimal
+        "http://localhost:8081/feed.xml",  # a name that resolves to a private address
+    ],
+)
+def test_names_and_numbers_that_resolve_to_loopback_are_refused(url: str) -> None:
+    with pytest.raises(FetchRefused, match="private address"):
+        check_url_allowed(url, allow_private=False)
