@@ -55,7 +55,8 @@ def served(tmp_path: Path) -> Iterator[FeedServer]:
         f"<item><link>https://big.example.org/i/{n}</link></item>" for n in range(100_000)
     )
     (root / "huge-entry-count.xml").write_text(
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}'
+        "</channel></rss>"
     )
     # 50 MB of spaces, served gzip-encoded (about 50 KB on the wire): over the 10 MB body cap.
     (root / "gzip-bomb.xml").write_bytes(b"<rss>" + b" " * 50_000_000)
