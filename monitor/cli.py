@@ -18,14 +18,28 @@ from typing import Annotated, Any, TextIO, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from monitor.config import ConfigError, Settings, load_settings, parse_duration
 
+# rich_markup_mode=None: help text is printed as written. With Rich markup on, "[env
+# NEWSMON_CONFIG_DIR, ./config]" and "[a-z0-9-]" would be read as style tags and vanish.
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="newsmon: news monitoring pipeline."
+    add_completion=False,
+    no_args_is_help=True,
+    help="newsmon: news monitoring pipeline.",
+    rich_markup_mode=None,
 )
-config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the configuration.")
+config_app = typer.Typer(
+    no_args_is_help=True, help="Inspect and validate the configuration.", rich_markup_mode=None
+)
 app.add_typer(config_app, name="config")
+kibana_app = typer.Typer(
+    no_args_is_help=True,
+    help="newsmon's Kibana saved objects (data views, searches, dashboard).",
+    rich_markup_mode=None,
+)
+app.add_typer(kibana_app, name="kibana")
 
 out = Console()
 # soft_wrap: a one-line error stays one line whatever the terminal width.
@@ -42,8 +56,20 @@ ConfigOpt = Annotated[
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # The message is data (it may quote a pattern such as [a-z0-9-]): Text, never markup.
+    line = Text("error:", style="bold red")
+    line.append(" " + " ".join(message.split()))
+    err.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def duration(option: str, value: str) -> int:
+    """Seconds in a duration option ("5m"), or a one-line error naming the option."""
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        fail(f"{option}: {e}")
+        raise AssertionError from None  # unreachable: fail() raises
 
 
 def settings(config_dir: Path | None) -> Settings:
@@ -78,12 +104,9 @@ def emit(report: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]
 
 
 def _kv_table(title: str, report: dict[str, Any]) -> None:
-    t = Table(title=title, show_header=False)
-    for k, v in report.items():
-        if isinstance(v, list):
-            v = "\n".join(map(str, v)) if v else "—"
-        t.add_row(k, str(v))
-    out.print(t)
+    from monitor.display import report_tables
+
+    out.print(report_tables(title, report))
 
 
 def _render_poll(r: dict[str, Any]) -> None:
@@ -93,12 +116,12 @@ def _render_poll(r: dict[str, Any]) -> None:
     for row in r["feeds"]:
         style = "red" if row["status"] == "error" else None
         t.add_row(
-            row["feed"],
+            Text(row["feed"]),
             row["status"],
             str(row["items"]),
             str(row["new"]),
             str(row["warnings"]),
-            row["error"] or "",
+            Text(row["error"] or ""),
             style=style,
         )
     out.print(t)
@@ -115,7 +138,27 @@ def _report_feed_errors(r: dict[str, Any]) -> None:
     # One line per failing feed on stderr, so a cron mail or log shows them without the table.
     for row in r["feeds"]:
         if row["status"] == "error":
-            err.print(f"feed {row['feed']}: {row['error']}", highlight=False, soft_wrap=True)
+            err.print(Text(f"feed {row['feed']}: {row['error']}"), highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"newsmon {version('newsmon')}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """newsmon: news monitoring pipeline."""
 
 
 @app.command()
@@ -136,8 +179,10 @@ def run(
 ) -> None:
     """Poll due feeds, index new stories, send due alerts and digests; once or in a loop."""
     from monitor import pipeline
+    from monitor.clock import utcnow
+    from monitor.display import cycle_line
 
-    pause = parse_duration(interval)
+    pause = duration("--interval", interval)
     s = settings(config_dir)
     if once:
         report = guarded(partial(pipeline.run_once, s), s)
@@ -150,9 +195,14 @@ def run(
         with pipeline.exclusive_loop(s, timedelta(seconds=pause)) as renew:
             while True:
                 s = settings(config_dir)  # re-read each cycle: config edits apply at once
-                report = guarded(partial(pipeline.run_once, s), s)
+                started = utcnow()
+                report = guarded(partial(pipeline.run_once, s, started), s)
                 _report_feed_errors(report["poll"])
-                emit(report, as_json, _render_run)
+                # A loop runs for days: one timestamped line per cycle, not a page of tables.
+                if as_json:
+                    emit({"at": started.isoformat(), **report}, True, _render_run)
+                else:
+                    out.print(Text(cycle_line(started, report)), highlight=False, soft_wrap=True)
                 renew()
                 time.sleep(pause)
     except StoreError as e:  # the lease: another loop runs on this prefix, or took over
@@ -359,10 +409,7 @@ def retag(
     from monitor import pipeline
 
     s = settings(config_dir)
-    try:
-        period = timedelta(seconds=parse_duration(since))
-    except ValueError as e:
-        fail(f"--since: {e}")
+    period = timedelta(seconds=duration("--since", since))
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("re-tagging", total=None)
         report = guarded(
@@ -382,19 +429,129 @@ def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return pipeline.feed_health(s)
 
     def render(r: dict[str, Any]) -> None:
+        from monitor.display import local_time
+
         t = Table(title="Feed health")
-        for col in ("feed", "last_polled", "last_success", "failures", "stories", "error"):
-            t.add_column(col, overflow="fold")
+        t.add_column("feed", overflow="fold")
+        t.add_column("last polled", no_wrap=True)
+        t.add_column("last success", no_wrap=True)
+        t.add_column("failures", justify="right")
+        t.add_column("stories", justify="right")
+        t.add_column("error", overflow="fold")
         for row in r["feeds"]:
             t.add_row(
-                *[str(row[c] or "") for c in ("feed", "last_polled", "last_success")],
+                Text(row["feed"]),
+                local_time(row["last_polled"]) or "never",
+                local_time(row["last_success"]) or "never",
                 str(row["failures"]),
                 str(row["stories"]),
-                row["error"] or "",
+                Text(row["error"] or ""),
+                style="red" if row["failures"] else None,
             )
         out.print(t)
 
     emit(guarded(load, s), as_json, render)
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="Lucene query, as in Kibana's Lucene mode and alert rules, over title, "
+            "summary, content and folded text (erdogan finds Erdoğan); e.g. 'ceasefire AND "
+            'people:"Ismail Haniyeh"\'. Empty: every story.'
+        ),
+    ] = "",
+    topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="Only stories naming this person (canonical name).")
+    ] = None,
+    lang: Annotated[str | None, typer.Option(help="Only this language (en, tr, ar, he).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only stories published within this period (e.g. 7d).")
+    ] = None,
+    unique: Annotated[
+        bool, typer.Option("--unique", help="One row per event (reports of one event).")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to show.")] = 20,
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search indexed stories, newest first, matches highlighted; with a Kibana URL, the link."""
+    from monitor.clock import utcnow
+    from monitor.display import search_table
+    from monitor.kibana import discover_url
+    from monitor.pipeline import open_store
+    from monitor.store import SearchRequest
+
+    cutoff = utcnow() - timedelta(seconds=duration("--since", since)) if since else None
+    s = settings(config_dir)
+    req = SearchRequest(
+        query=query, topic=topic, person=person, lang=lang, since=cutoff, unique=unique, limit=limit
+    )
+    result = guarded(lambda: open_store(s).search.run(req), s)
+    kibana = s.kibana_public_url or s.kibana_url
+    link = (
+        discover_url(
+            kibana,
+            s.index_prefix,
+            query=query,
+            topic=topic,
+            person=person,
+            lang=lang,
+            since=cutoff,
+            unique=unique,
+        )
+        if kibana
+        else None
+    )
+    if as_json:
+        _write(
+            {
+                "total": result.total,
+                "events": result.events,
+                "hits": [h.as_dict() for h in result.hits],
+                "kibana": link,
+            }
+        )
+        return
+    out.print(search_table(result, unique=unique))
+    if link:
+        out.print(Text("Kibana: " + link), soft_wrap=True, highlight=False)
+
+
+@kibana_app.command("export")
+def kibana_export(
+    prefix: Annotated[
+        str | None, typer.Option(help="Index prefix [env NEWSMON_INDEX_PREFIX, newsmon].")
+    ] = None,
+) -> None:
+    """Print the saved objects (NDJSON) for an index prefix, as `init` imports them."""
+    import os
+    import re
+
+    from monitor.kibana import objects_for_prefix
+    from monitor.resources import kibana_saved_objects
+
+    p = prefix or os.environ.get("NEWSMON_INDEX_PREFIX") or "newsmon"
+    if not re.match(r"^[a-z0-9][a-z0-9_-]*$", p):
+        fail(f"--prefix: {p!r} must be lower-case letters, digits, - or _")
+    sys.stdout.write(objects_for_prefix(kibana_saved_objects(), p))
+
+
+@kibana_app.command("import")
+def kibana_import(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Import (overwrite) the saved objects into NEWSMON_KIBANA_URL for NEWSMON_INDEX_PREFIX."""
+    from monitor.kibana import import_saved_objects
+
+    s = settings(config_dir)
+    kibana = s.kibana_url
+    if not kibana:
+        fail("NEWSMON_KIBANA_URL is not set: set it to Kibana's address (http://host:5601)")
+        return
+    report = guarded(lambda: import_saved_objects(kibana, s.index_prefix, s.es), s)
+    emit(report, as_json, lambda r: _kv_table("Kibana import", r))
 
 
 @config_app.command("check")
