@@ -27,7 +27,6 @@ DOCKERFILE = ROOT / "Dockerfile"
 # The one copy of the index templates and Kibana objects: package data (config/ links here).
 RESOURCES = ROOT / "monitor" / "resources"
 NDJSON = RESOURCES / "kibana" / "newsmon.ndjson"
-STORIES_TEMPLATE = RESOURCES / "elasticsearch" / "stories.json"
 OPS_DOC = ROOT / "docs" / "operations-airflow.md"
 
 AIRFLOW_SERVICES = (
@@ -327,13 +326,6 @@ def _objects() -> list[dict[str, Any]]:
     return out
 
 
-def _stories_fields() -> dict[str, str]:
-    props = json.loads(STORIES_TEMPLATE.read_text(encoding="utf-8"))["template"]["mappings"][
-        "properties"
-    ]
-    return {name: spec.get("type", "object") for name, spec in props.items()}
-
-
 def _by_type(objs: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
     return [o for o in objs if o["type"] == type_]
 
@@ -388,59 +380,164 @@ def test_embedded_reference_names_are_declared() -> None:
                 assert f"indexpattern-datasource-layer-{layer}" in names, o["id"]
 
 
-def test_data_view_covers_the_stories_alias_and_monthly_indices() -> None:
-    [view] = _by_type(_objects(), "index-pattern")
-    title = view["attributes"]["title"]
+# Data view id -> the index template its indices get their mapping from.
+VIEW_TEMPLATES = {
+    "newsmon-stories": "stories",
+    "newsmon-stories-indexed": "stories",
+    "newsmon-feeds": "feeds",
+}
+# Field types Elasticsearch can aggregate and sort on (doc values).
+AGGREGATABLE = {"keyword", "date", "boolean", "integer", "long", "short", "float", "double"}
+# `field:` in a Lucene or KQL query string (quoted phrases removed first).
+_QUERY_FIELD = re.compile(r"(?<![\\\w.])([A-Za-z_][\w.]*)\s*:")
+
+
+def _template_fields(kind: str) -> dict[str, str]:
+    props = index_template(kind)["template"]["mappings"]["properties"]
+    return {name: spec.get("type", "object") for name, spec in props.items()}
+
+
+def _view_of(o: dict[str, Any]) -> str:
+    views = {r["id"] for r in o["references"] if r["type"] == "index-pattern"}
+    assert len(views) == 1, f"{o['id']}: expected one data view, got {views}"
+    return views.pop()
+
+
+def _query_fields(query: str) -> set[str]:
+    return set(_QUERY_FIELD.findall(re.sub(r'"(?:[^"\\]|\\.)*"', '""', query)))
+
+
+def _fields_used(o: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(every field an object names, the fields it aggregates or sorts on)."""
+    attrs = o["attributes"]
+    named: set[str] = set()
+    aggregated: set[str] = set()
+    if o["type"] == "search":
+        source = _search_source(o)
+        named.update(attrs["columns"])
+        aggregated.update(f for f, _ in attrs["sort"])
+        named.update(f["meta"]["key"] for f in source["filter"])
+        named.update(_query_fields(source["query"]["query"]))
+    if o["type"] == "lens":
+        state = attrs["state"]
+        for layer in state["datasourceStates"]["formBased"]["layers"].values():
+            aggregated.update(
+                c["sourceField"]
+                for c in layer["columns"].values()
+                if c["sourceField"] != "___records___"
+            )
+        named.update(_query_fields(state["query"]["query"]))
+    return named | aggregated, aggregated
+
+
+def test_data_views_cover_stories_and_feed_health() -> None:
+    views = {v["id"]: v["attributes"] for v in _by_type(_objects(), "index-pattern")}
+    assert views.keys() == VIEW_TEMPLATES.keys()
+    stories = views["newsmon-stories"]
     for name in ("newsmon-stories", "newsmon-stories-2026.05"):
-        assert fnmatch.fnmatchcase(name, title), f"{title} does not match {name}"
+        assert fnmatch.fnmatchcase(name, stories["title"]), f"{stories['title']} vs {name}"
     for other in ("newsmon-feeds", "newsmon-deliveries"):
-        assert not fnmatch.fnmatchcase(other, title), f"{title} would also match {other}"
-    time_field = view["attributes"]["timeFieldName"]
-    assert time_field == "fetched_at"
-    assert _stories_fields()[time_field] == "date"
+        assert not fnmatch.fnmatchcase(other, stories["title"]), f"{stories['title']} vs {other}"
+    # Analysts think in publish time; the second view answers "what came in lately".
+    assert stories["timeFieldName"] == "published"
+    assert views["newsmon-stories-indexed"]["title"] == stories["title"]
+    assert views["newsmon-stories-indexed"]["timeFieldName"] == "indexed_at"
+    # Feed state is current state, not events: no time field, so no time range hides a feed.
+    assert views["newsmon-feeds"]["title"] == "newsmon-feeds"
+    assert "timeFieldName" not in views["newsmon-feeds"]
+    for view_id, attrs in views.items():
+        fields = _template_fields(VIEW_TEMPLATES[view_id])
+        if "timeFieldName" in attrs:
+            assert fields[attrs["timeFieldName"]] == "date", view_id
+        for name in json.loads(attrs["fieldAttrs"]):
+            assert name in fields, f"{view_id}: label for unknown field {name}"
+        for name in json.loads(attrs["fieldFormatMap"]):
+            assert name in fields, f"{view_id}: format for unknown field {name}"
 
 
-def test_every_field_used_exists_in_the_stories_mapping() -> None:
-    fields = _stories_fields()
-    used: set[str] = set()
+def test_every_field_exists_and_is_aggregatable_where_aggregated() -> None:
+    checked = 0
     for o in _objects():
-        attrs = o["attributes"]
-        if o["type"] == "search":
-            used.update(attrs["columns"])
-            used.update(f for f, _ in attrs["sort"])
-            used.update(f["meta"]["key"] for f in _search_source(o)["filter"])
-        if o["type"] == "lens":
-            for layer in attrs["state"]["datasourceStates"]["formBased"]["layers"].values():
-                used.update(
-                    c["sourceField"]
-                    for c in layer["columns"].values()
-                    if c["sourceField"] != "___records___"
-                )
-    assert used, "no fields found: the walker is broken"
-    missing = sorted(used - fields.keys())
-    assert not missing, f"fields not in config/elasticsearch/stories.json: {missing}"
+        if o["type"] not in ("search", "lens"):
+            continue
+        named, aggregated = _fields_used(o)
+        assert named, f"{o['id']}: no fields found: the walker is broken"
+        fields = _template_fields(VIEW_TEMPLATES[_view_of(o)])
+        missing = sorted(named - fields.keys())
+        assert not missing, (
+            f"{o['id']}: not in the {VIEW_TEMPLATES[_view_of(o)]} template: {missing}"
+        )
+        for name in aggregated:
+            assert fields[name] in AGGREGATABLE, f"{o['id']}: aggregates {name} ({fields[name]})"
+            checked += 1
+    assert checked >= 10
+
+
+def test_query_field_walker_sees_fields_and_skips_phrases() -> None:
+    # The check above is only as good as this parser.
+    assert _query_fields('topics:"turkey_israel" AND is_primary : true') == {
+        "topics",
+        "is_primary",
+    }
+    assert _query_fields('title:"a: b" OR x.y:1') == {"title", "x.y"}
 
 
 def test_saved_searches_and_dashboard_content() -> None:
     objs = _objects()
     searches = {o["attributes"]["title"]: o for o in _by_type(objs, "search")}
-    assert {"Hamas leadership", "Turkey–Israel", "Unique stories"} <= searches.keys()
-    assert "hamas_leadership" in _search_source(searches["Hamas leadership"])["query"]["query"]
-    assert "turkey_israel" in _search_source(searches["Turkey–Israel"])["query"]["query"]
-    [primary] = _search_source(searches["Unique stories"])["filter"]
-    assert primary["meta"]["key"] == "is_primary"
-    assert primary["meta"]["negate"] is False
-    assert primary["query"] == {"match_phrase": {"is_primary": True}}
+    assert {"Hamas leadership", "Turkey–Israel", "Unique stories", "Latest events"} <= set(searches)
+    for title, topic in (
+        ("Hamas leadership", "hamas_leadership"),
+        ("Turkey–Israel", "turkey_israel"),
+    ):
+        o = searches[title]
+        source = _search_source(o)
+        assert source["query"]["query"] == f'topics:"{topic}"'
+        # Over unique stories, with the columns an analyst reads, newest published first.
+        [primary] = source["filter"]
+        assert primary["meta"]["key"] == "is_primary"
+        assert primary["meta"]["negate"] is False
+        assert primary["query"] == {"match_phrase": {"is_primary": True}}
+        assert o["attributes"]["columns"] == [
+            "title",
+            "outlets",
+            "lang",
+            "people",
+            "published",
+            "url",
+        ]
+        assert o["attributes"]["sort"] == [["published", "desc"]]
+        assert _view_of(o) == "newsmon-stories"
+    feeds = [o for o in searches.values() if _view_of(o) == "newsmon-feeds"]
+    assert any("consecutive_failures" in _search_source(o)["query"]["query"] for o in feeds)
+    assert any(o["attributes"]["sort"] == [["last_success", "asc"]] for o in feeds)
+
     [dashboard] = _by_type(objs, "dashboard")
-    lens_fields = {
-        c["sourceField"]
-        for o in _by_type(objs, "lens")
-        for layer in o["attributes"]["state"]["datasourceStates"]["formBased"]["layers"].values()
-        for c in layer["columns"].values()
-    }
-    assert {"topics", "fetched_at", "people", "outlet"} <= lens_fields
-    panel_ids = {r["id"] for r in dashboard["references"]}
-    assert {o["id"] for o in _by_type(objs, "lens")} <= panel_ids
+    by_id = {o["id"]: o for o in objs}
+    panels = [by_id[r["id"]] for r in dashboard["references"]]
+    lens_buckets = set()
+    for o in panels:
+        if o["type"] == "lens":
+            for layer in o["attributes"]["state"]["datasourceStates"]["formBased"][
+                "layers"
+            ].values():
+                lens_buckets |= {
+                    (c["operationType"], c["sourceField"]) for c in layer["columns"].values()
+                }
+    # The issue's panels: stories per day by topic, events by number of outlets, top people,
+    # top places, languages, top outlets, latest events, feed health.
+    assert {
+        ("date_histogram", "published"),
+        ("terms", "topics"),
+        ("terms", "cluster_size"),
+        ("terms", "people"),
+        ("terms", "places"),
+        ("terms", "lang"),
+        ("terms", "outlet"),
+    } <= lens_buckets
+    panel_titles = {o["attributes"]["title"] for o in panels}
+    assert {"Latest events", "Failing feeds", "Feed health: last success"} <= panel_titles
+    assert {o["id"] for o in _by_type(objs, "lens")} <= {o["id"] for o in panels}
 
 
 def test_celery_profile_runs_the_same_airflow_with_workers(compose: dict[str, Any]) -> None:
