@@ -10,8 +10,10 @@ import fnmatch
 import json
 import os
 import re
+import subprocess
+import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import yaml
 
 from monitor.airflow_bridge import env_from_connections
 from monitor.resources import INDEX_TEMPLATE_KINDS, index_template, kibana_saved_objects
+from tests.compose_file import interpolate, resolved, sample_env
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -45,25 +48,7 @@ LONG_RUNNING = (
     *AIRFLOW_SERVICES,
     *CELERY_SERVICES,
 )
-ONE_SHOT = ("newsmon-init", "airflow-init")
-_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
-
-
-def interpolate(text: str, env: Mapping[str, str]) -> str:
-    """Compose-style ${VAR}, ${VAR:-default}, ${VAR:?error} and $$ substitution."""
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name, op, arg = m.group(1), m.group(2), m.group(3)
-        value = env.get(name)
-        if op in (":-", "-"):
-            return value if value or (op == "-" and value is not None) else arg
-        if op in (":?", "?") and not value:
-            raise KeyError(f"{name}: {arg}")
-        return value or ""
-
-    return _VAR.sub(sub, text)
+ONE_SHOT = ("newsmon-init", "airflow-init", "kibana-objects", "es-setup")
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +105,10 @@ def test_images_are_pinned_and_elastic_versions_match(compose: dict[str, Any]) -
     assert es.startswith("docker.elastic.co/elasticsearch/elasticsearch:9.")
     assert kibana.startswith("docker.elastic.co/kibana/kibana:9.")
     assert es.rpartition(":")[2] == kibana.rpartition(":")[2], "Kibana must match Elasticsearch"
-    # Helper one-shots reuse the Elasticsearch image (it has curl), so nothing else is pulled.
-    for name in ("es-setup", "kibana-objects"):
-        assert _image(services[name]) == es
+    # es-setup reuses the Elasticsearch image (it has curl), so nothing else is pulled; the
+    # Kibana import runs newsmon itself.
+    assert _image(services["es-setup"]) == es
+    assert _image(services["kibana-objects"]) == _image(services["newsmon-init"])
 
 
 def test_dependencies_exist_and_have_no_cycle(compose: dict[str, Any]) -> None:
@@ -147,22 +133,9 @@ def test_dependencies_exist_and_have_no_cycle(compose: dict[str, Any]) -> None:
         assert {"postgres", "airflow-init", "newsmon-init"} <= graph[name], name
 
 
-def _sample_env() -> dict[str, str]:
-    return {
-        "ELASTIC_PASSWORD": "elasticpw1",
-        "KIBANA_PASSWORD": "kibanapw1",
-        "KIBANA_ENCRYPTION_KEY": "k" * 32,
-        "NEWSMON_ES_PASSWORD": "newsmonpw1",
-        "POSTGRES_PASSWORD": "pgpw1",
-        "AIRFLOW_JWT_SECRET": "jwt",
-        "AIRFLOW_SECRET_KEY": "sk",
-        "AIRFLOW_ADMIN_PASSWORD": "adminpw1",
-    }
-
-
 def test_airflow_connections_are_valid_json_and_map_onto_settings(compose: dict[str, Any]) -> None:
     env_raw = _services(compose)["airflow-scheduler"]["environment"]
-    env = {k: interpolate(str(v), _sample_env()) for k, v in env_raw.items()}
+    env = {k: interpolate(str(v), sample_env()) for k, v in env_raw.items()}
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     es = json.loads(env["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"])
     smtp = json.loads(env["AIRFLOW_CONN_SMTP_DEFAULT"])
@@ -183,10 +156,10 @@ def test_required_variables_fail_loudly_and_are_documented(compose: dict[str, An
     text = COMPOSE.read_text(encoding="utf-8")
     required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
     assert {"ELASTIC_PASSWORD", "POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET"} <= required
-    assert required == set(_sample_env()), "update _sample_env and the .env template in the doc"
+    assert required == set(sample_env()), "update _sample_env and the .env template in the doc"
     with pytest.raises(KeyError, match="ELASTIC_PASSWORD"):
-        interpolate(text, {k: v for k, v in _sample_env().items() if k != "ELASTIC_PASSWORD"})
-    interpolate(text, _sample_env())  # the documented set is enough
+        interpolate(text, {k: v for k, v in sample_env().items() if k != "ELASTIC_PASSWORD"})
+    interpolate(text, sample_env())  # the documented set is enough
     doc = OPS_DOC.read_text(encoding="utf-8")
     for name in required:
         assert re.search(rf"^\s*{name}=", doc, re.M), f"{name}: not in the .env template of the doc"
@@ -195,6 +168,8 @@ def test_required_variables_fail_loudly_and_are_documented(compose: dict[str, An
 def test_no_secret_literals_in_compose() -> None:
     text = COMPOSE.read_text(encoding="utf-8")
     for m in re.finditer(r"(?i)^\s*[\w.]*(password|secret|key)[\w.]*:\s*(\S.*)$", text, re.M):
+        if re.match(r"\s*\w+_FILE:\s*/[\w./-]+$", m.group(0)):
+            continue  # where a secret is kept (a path in a volume), not the secret
         assert "${" in m.group(2), f"docker-compose.yml: literal secret: {m.group(0).strip()}"
 
 
@@ -295,15 +270,20 @@ def test_resources_module_reads_the_shipped_files() -> None:
     assert kibana_saved_objects() == NDJSON.read_text(encoding="utf-8")
 
 
-def test_compose_imports_kibana_objects_from_the_real_directory(compose: dict[str, Any]) -> None:
-    # A bind mount of a symlink depends on the Docker host resolving it: mount the real path.
-    [volume] = _services(compose)["kibana-objects"]["volumes"]
-    source, target, *_ = volume.split(":")
-    path = ROOT / source
-    assert not path.is_symlink(), volume
-    assert path.resolve() == (RESOURCES / "kibana").resolve(), volume
-    assert target == "/objects", volume
-    assert (path / "newsmon.ndjson").is_file(), volume
+def test_compose_imports_kibana_objects_through_newsmon_with_the_prefix(
+    compose: dict[str, Any],
+) -> None:
+    # The same code path as `newsmon init`: the prefix moves every object (the raw file would
+    # leave a custom prefix's data view on newsmon-stories*).
+    svc = _services(compose)["kibana-objects"]
+    assert svc["entrypoint"] == ["newsmon"]
+    assert svc["command"] == ["kibana", "import"]
+    env = svc["environment"]
+    assert env["NEWSMON_INDEX_PREFIX"] == "${NEWSMON_INDEX_PREFIX:-newsmon}"
+    assert env["NEWSMON_KIBANA_URL"] == "http://kibana:5601"
+    assert env["NEWSMON_ES_PASSWORD"] == "${ELASTIC_PASSWORD}"
+    assert "volumes" not in svc
+    assert "newsmon.ndjson" not in COMPOSE.read_text(encoding="utf-8")
 
 
 def test_dockerignore_leaves_config_links_out_of_the_image() -> None:
@@ -557,3 +537,121 @@ def test_celery_profile_runs_the_same_airflow_with_workers(compose: dict[str, An
     assert "[airflow,celery]" in DOCKERFILE.read_text(encoding="utf-8")
     celery = _pyproject()["project"]["optional-dependencies"]["celery"]
     assert any(dep.startswith("apache-airflow-providers-celery") for dep in celery)
+
+
+# --- the compose fixes of issues 12 and 13 -----------------------------------------------
+
+
+def test_compose_file_validates_against_the_compose_spec(tmp_path: Path) -> None:
+    """What `docker compose config` checks first: the file against the Compose Specification's
+    JSON schema (vendored by check-jsonschema), raw and after interpolation with a sample .env."""
+    resolved_file = tmp_path / "docker-compose.resolved.yml"
+    resolved_file.write_text(yaml.safe_dump(resolved()), encoding="utf-8")
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    assert checker.exists(), "check-jsonschema missing: make setup installs the dev extra"
+    for path in (COMPOSE, resolved_file):
+        proc = subprocess.run(
+            [str(checker), "--builtin-schema", "vendor.compose-spec", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_compose_spec_check_catches_a_broken_file(tmp_path: Path) -> None:
+    # The validator must be able to fail: a misspelt key and a wrong type.
+    data = resolved()
+    data["services"]["kibana"]["healthcheck"]["retires"] = 3
+    data["services"]["postgres"]["ports"] = "5432"
+    broken = tmp_path / "broken.yml"
+    broken.write_text(yaml.safe_dump(data), encoding="utf-8")
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    proc = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "retires" in proc.stdout + proc.stderr
+
+
+def test_parallelism_suits_two_cores() -> None:
+    env = resolved()["services"]["airflow-scheduler"]["environment"]
+    assert str(env["AIRFLOW__CORE__PARALLELISM"]) == "4"
+    assert "4 suits the two cores" in COMPOSE.read_text(encoding="utf-8")
+
+
+def test_memlock_ulimit_goes_with_bootstrap_memory_lock() -> None:
+    es = resolved()["services"]["elasticsearch"]
+    assert es["ulimits"]["memlock"] == {"soft": -1, "hard": -1}
+    assert es["environment"]["bootstrap.memory_lock"] == "true"
+
+
+def test_connection_check_only_where_the_image_entrypoint_runs(compose: dict[str, Any]) -> None:
+    # CONNECTION_CHECK_* steer the Airflow image's entrypoint; with the entrypoint replaced they
+    # are dead settings that look like they do something.
+    for name, svc in _services(compose).items():
+        env = svc.get("environment") or {}
+        if any(k.startswith("CONNECTION_CHECK_") for k in env):
+            assert "entrypoint" not in svc, f"{name}: CONNECTION_CHECK_* with its own entrypoint"
+            assert _image(svc).startswith("newsmon-airflow:"), name
+
+
+def test_kibana_public_url_is_set_and_shared_with_newsmon() -> None:
+    env = {**sample_env(), "KIBANA_PUBLIC_URL": "https://kibana.example.org"}
+    services = resolved(env)["services"]
+    assert services["kibana"]["environment"]["SERVER_PUBLICBASEURL"] == "https://kibana.example.org"
+    for name in AIRFLOW_SERVICES:
+        airflow_env = services[name]["environment"]
+        assert airflow_env["NEWSMON_KIBANA_PUBLIC_URL"] == "https://kibana.example.org", name
+    default = resolved()["services"]["kibana"]["environment"]["SERVER_PUBLICBASEURL"]
+    assert default == "http://localhost:5601"
+
+
+def test_example_subscribers_are_never_mounted_by_default(compose: dict[str, Any]) -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert "subscribers.example.yaml}" not in text  # no ${...:-example} default
+    without = {k: v for k, v in sample_env().items() if k != "NEWSMON_SUBSCRIBERS_FILE"}
+    with pytest.raises(KeyError, match="NEWSMON_SUBSCRIBERS_FILE"):
+        interpolate(text, without)
+    for name in ("newsmon-init", *AIRFLOW_SERVICES):
+        volumes = resolved()["services"][name]["volumes"]
+        assert "./config/subscribers.yaml:/opt/newsmon/config/subscribers.yaml:ro" in volumes
+
+
+def test_airflow_cli_debug_service(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    cli = services["airflow-cli"]
+    assert cli["profiles"] == ["debug"]
+    assert cli["image"] == services["airflow-scheduler"]["image"]
+    assert cli["command"] == ["bash", "-c", "airflow"]
+    assert cli["restart"] == "no"
+    assert cli["environment"]["CONNECTION_CHECK_MAX_COUNT"] == "0"
+    scheduler_env = services["airflow-scheduler"]["environment"]
+    assert all(cli["environment"][k] == v for k, v in scheduler_env.items())
+    assert cli["volumes"] == services["airflow-scheduler"]["volumes"]
+
+
+def test_login_uses_the_simple_auth_manager_with_the_env_password(compose: dict[str, Any]) -> None:
+    from monitor.airflow_auth import SIMPLE_AUTH_MANAGER
+
+    services = resolved()["services"]
+    env = services["airflow-apiserver"]["environment"]
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"] == SIMPLE_AUTH_MANAGER
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
+    passwords = env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    # Written by airflow-init into a volume every Airflow service mounts.
+    init = services["airflow-init"]
+    assert f"python -m monitor.airflow_auth {passwords}" in " ".join(init["command"])
+    assert "exec /entrypoint airflow" in " ".join(init["command"])
+    assert init["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
+    assert init["environment"]["AIRFLOW_ADMIN_PASSWORD"] == "adminpw1"
+    mount = next(v for v in init["volumes"] if v.startswith("airflow-auth:"))
+    assert passwords.startswith(mount.split(":")[1] + "/")
+    for name in (*AIRFLOW_SERVICES, "airflow-worker", "airflow-cli"):
+        assert mount in services[name]["volumes"], name
+    assert "mkdir -p /opt/airflow/auth" in DOCKERFILE.read_text(encoding="utf-8")
+    # No FAB leftovers: its user-creation variables do nothing without the provider.
+    assert "_AIRFLOW_WWW_USER" not in COMPOSE.read_text(encoding="utf-8")
