@@ -8,6 +8,7 @@ event (reports of one event, reworded or in another language, share an ``event_i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from monitor.store.documents import iso, parse_dt
 from monitor.store.errors import StoreError, translated
 from monitor.store.names import IndexNames
 from monitor.store.stories import _RULE_FIELDS as RULE_FIELDS
+from monitor.text import search_fold
 
 __all__ = ["HIGHLIGHT_TAGS", "SearchHit", "SearchRequest", "SearchResult", "StorySearch"]
 
@@ -192,12 +194,37 @@ def build_body(req: SearchRequest) -> dict[str, Any]:
     return body
 
 
+_MARKED = re.compile(re.escape(HIGHLIGHT_TAGS[0]) + "(.*?)" + re.escape(HIGHLIGHT_TAGS[1]))
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def _mark_folded(text: str, terms: set[str]) -> str:
+    """`text` with every word whose folded form is one of `terms` marked ("" if none is)."""
+    out, last, hit = [], 0, False
+    for m in _WORD.finditer(text):
+        if set(search_fold(m.group(0)).split()) & terms:
+            out += [text[last : m.start()], HIGHLIGHT_TAGS[0], m.group(0), HIGHLIGHT_TAGS[1]]
+            last, hit = m.end(), True
+    return "".join([*out, text[last:]]) if hit else ""
+
+
 def _highlight(hit: dict[str, Any]) -> str:
     found = hit.get("highlight") or {}
-    for name in _HIGHLIGHT_FIELDS:
+    for name in _HIGHLIGHT_FIELDS[:-1]:
         if found.get(name):
             return str(found[name][0])
-    return ""
+    folded = found.get("text_folded")
+    if not folded:
+        return ""
+    # Matched on a folded spelling only ("erdogan" for "Erdoğan"): mark the same words in the
+    # text people read rather than show the lower-cased, diacritic-free copy.
+    terms = {t.lower() for frag in folded for t in _MARKED.findall(frag)}
+    src = hit["_source"]
+    for text in (src.get("title") or "", src.get("summary") or ""):
+        marked = _mark_folded(text, terms)
+        if marked:
+            return marked
+    return str(folded[0])
 
 
 def hit_from(hit: dict[str, Any]) -> SearchHit:
