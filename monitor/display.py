@@ -18,6 +18,7 @@ from monitor.store.search import HIGHLIGHT_TAGS, SearchResult
 
 __all__ = [
     "cycle_line",
+    "feed_health_table",
     "highlighted",
     "local_time",
     "report_tables",
@@ -153,4 +154,26 @@ def search_table(result: SearchResult, *, unique: bool) -> Table:
         if unique:
             cells.append(Text(str(h.reports)))
         t.add_row(*cells, story)
+    return t
+
+
+def feed_health_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """`newsmon feeds`: one row per feed, times short and local, failing feeds in red."""
+    t = Table(title="Feed health")
+    t.add_column("feed", overflow="fold")
+    t.add_column("last polled", no_wrap=True)
+    t.add_column("last success", no_wrap=True)
+    t.add_column("failures", justify="right")
+    t.add_column("stories", justify="right")
+    t.add_column("error", overflow="fold")
+    for row in rows:
+        t.add_row(
+            Text(row["feed"]),
+            local_time(row["last_polled"]) or "never",
+            local_time(row["last_success"]) or "never",
+            str(row["failures"]),
+            str(row["stories"]),
+            Text(row["error"] or ""),
+            style="red" if row["failures"] else None,
+        )
     return t
