@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from monitor.models import FetchResult
+from monitor.urls import redact_url
 
 MAX_REDIRECTS = 5
 DEFAULT_USER_AGENT = "newsmon/0.1 (+https://github.com/newsmon)"
@@ -85,12 +86,14 @@ def _target(url: str) -> tuple[str, int, str]:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise FetchRefused(f"refused: invalid URL {url!r} ({_one_line(str(exc))})") from None
+        raise FetchRefused(
+            f"refused: invalid URL {redact_url(url)!r} ({_one_line(str(exc))})"
+        ) from None
     if parsed.scheme not in ("http", "https"):
         scheme = parsed.scheme or "none"
         raise FetchRefused(f"refused: only http and https URLs are fetched, not {scheme}:")
     if not parsed.host:
-        raise FetchRefused(f"refused: URL has no host: {url}")
+        raise FetchRefused(f"refused: URL has no host: {redact_url(url)}")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return parsed.raw_host.decode("ascii"), port, parsed.host
 
@@ -306,7 +309,7 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
         feed_id=req.feed_id,
         url=req.url,
         ok=False,
-        error=f"too many redirects (more than {MAX_REDIRECTS}); last to {url}",
+        error=f"too many redirects (more than {MAX_REDIRECTS}); last to {redact_url(url)}",
         final_url=url,
     )
 

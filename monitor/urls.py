@@ -169,3 +169,29 @@ def story_id(canonical: str | None, guid: str | None = None, feed_id: str = "") 
     else:
         raise ValueError("a story needs a link or a GUID to get an id")
     return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+# Query parameters that carry credentials in private feed URLs ("?token=", "?api_key=").
+_SECRET_PARAM = re.compile(r"(?i)(token|key|secret|password|passwd|pwd|auth|sig|signature)")
+
+
+def redact_url(url: str) -> str:
+    """`url` fit for a log line or an error: the password and secret-looking query values
+    replaced by `***` (a feed URL may carry credentials; the operator's mail must not)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            user = userinfo.split(":", 1)[0]
+            netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(_SECRET_PARAM.search(k) for k, _ in pairs):
+                query = urlencode(
+                    [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*"
+                )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "(an unparsable URL)"

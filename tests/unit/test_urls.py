@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.urls import canonical_url, story_id
+from monitor.urls import canonical_url, redact_url, story_id
 
 BASE = "https://example.org/world/2024/05/ceasefire-talks-resume"
 
@@ -129,3 +129,26 @@ def test_canonicalisation_is_idempotent(url: str) -> None:
 def test_canonicalisation_is_idempotent_on_arbitrary_text(text: str) -> None:
     once = canonical_url(text)
     assert canonical_url(once) == once
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://reader:s3cret@feeds.example.com/a.xml",
+            "https://reader:***@feeds.example.com/a.xml",
+        ),
+        (
+            "https://feeds.example.com/a.xml?token=abc123&lang=en",
+            "https://feeds.example.com/a.xml?token=***&lang=en",
+        ),
+        (
+            "https://feeds.example.com/a.xml?API_KEY=k&page=2",
+            "https://feeds.example.com/a.xml?API_KEY=***&page=2",
+        ),
+        ("https://feeds.example.com/a.xml?page=2", "https://feeds.example.com/a.xml?page=2"),
+        ("http://user@feeds.example.com/", "http://user@feeds.example.com/"),
+    ],
+)
+def test_redact_url_hides_passwords_and_secret_parameters(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
