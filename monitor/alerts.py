@@ -17,9 +17,19 @@ from monitor.config import AlertRule, Subscriber
 from monitor.models import Story
 
 
+@dataclass(frozen=True)
+class Report:
+    """One outlet's report of an event, as linked in an alert."""
+
+    outlet: str
+    url: str
+    lang: str | None = None
+
+
 @dataclass
 class StoryHit:
-    """A story as shown in an alert: one per cluster, with the other outlets that carried it."""
+    """A story as shown in an alert: one per event, with every outlet and language that
+    reported it (`reports`, the shown story first)."""
 
     id: str
     cluster_id: str
@@ -31,6 +41,27 @@ class StoryHit:
     topics: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     also_reported_by: list[str] = field(default_factory=list)
+    lang: str | None = None
+    event_id: str = ""
+    # Title and summary fragment with the matched terms marked (models.HIGHLIGHT_START/END).
+    highlight: dict[str, str] = field(default_factory=dict)
+    reports: list[Report] = field(default_factory=list)
+
+    def add_reports(self, stories: Sequence[Story]) -> None:
+        """Add the reports of these stories not listed yet (one per URL), and their outlets."""
+        seen = {r.url for r in self.reports}
+        for s in stories:
+            if s.url and s.url not in seen:
+                seen.add(s.url)
+                self.reports.append(Report(s.outlet, s.url, s.lang))
+        outlets = {r.outlet for r in self.reports} | set(self.also_reported_by)
+        self.also_reported_by = sorted(outlets - {self.outlet, ""})
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(
+            {r.lang for r in self.reports if r.lang} | ({self.lang} if self.lang else set())
+        )
 
 
 @dataclass
@@ -44,6 +75,8 @@ class PlannedMail:
     stories: list[StoryHit]
     period: str | None = None
     window: tuple[datetime, datetime] | None = None
+    # mode "overflow": how many more matches this run than the rule's cap allowed to send.
+    more: int = 0
 
 
 def _digest(*parts: str) -> str:
@@ -58,34 +91,39 @@ def digest_delivery_id(email: str, rule: str, period: str) -> str:
     return "d-" + _digest(email.lower(), rule, period)
 
 
+def event_key(s: Story) -> str:
+    return s.event_id or s.cluster_id or s.id
+
+
 def hits_by_cluster(stories: Sequence[Story]) -> list[StoryHit]:
-    """One hit per cluster, preferring the cluster's primary story, in first-seen order."""
+    """One hit per event (reports of one event, copies or rewordings in any language, are
+    listed once), shown by its first primary story, in first-seen order."""
     chosen: dict[str, Story] = {}
-    outlets: dict[str, list[str]] = {}
+    members: dict[str, list[Story]] = {}
     for s in stories:
-        cid = s.cluster_id or s.id
-        outlets.setdefault(cid, [])
-        if s.outlet and s.outlet not in outlets[cid]:
-            outlets[cid].append(s.outlet)
-        if cid not in chosen or (s.is_primary and not chosen[cid].is_primary):
-            chosen[cid] = s
+        key = event_key(s)
+        members.setdefault(key, []).append(s)
+        if key not in chosen or (s.is_primary and not chosen[key].is_primary):
+            chosen[key] = s
     hits = []
-    for cid, s in chosen.items():
-        others = sorted({*outlets[cid], *s.outlets} - {s.outlet})
-        hits.append(
-            StoryHit(
-                id=s.id,
-                cluster_id=cid,
-                title=s.title,
-                summary=s.summary,
-                url=s.url,
-                outlet=s.outlet,
-                published=s.published.isoformat() if s.published else None,
-                topics=list(s.topics),
-                people=list(s.people),
-                also_reported_by=others,
-            )
+    for key, s in chosen.items():
+        hit = StoryHit(
+            id=s.id,
+            cluster_id=s.cluster_id or s.id,
+            title=s.title,
+            summary=s.summary,
+            url=s.url,
+            outlet=s.outlet,
+            published=s.published.isoformat() if s.published else None,
+            topics=list(s.topics),
+            people=list(s.people),
+            also_reported_by=sorted(set(s.outlets) - {s.outlet}),
+            lang=s.lang,
+            event_id=key,
+            highlight=dict(s.highlight),
         )
+        hit.add_reports([s, *members[key]])
+        hits.append(hit)
     return hits
 
 

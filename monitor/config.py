@@ -181,6 +181,23 @@ class Settings:
         raise ConfigError(f"{self.config_dir / 'feeds.yaml'}: no feed with id {feed_id!r}")
 
 
+def topic_labels(path: Path) -> dict[str, str]:
+    """Topic id -> its `name` in topics.yaml, for e-mails; {} when the file is missing or odd
+    (an e-mail then shows the ids; the tagger reports a broken file itself)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    topics = raw.get("topics") if isinstance(raw, dict) else None
+    if not isinstance(topics, dict):
+        return {}
+    return {
+        str(k): str(v["name"])
+        for k, v in topics.items()
+        if isinstance(v, dict) and isinstance(v.get("name"), str)
+    }
+
+
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:

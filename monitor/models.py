@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Private-use characters around a matched term in `Story.highlight`: feed text does not use
+# them and they survive HTML escaping, so the mail templates turn them into <mark> safely.
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_END = "\ue001"
+
 
 @dataclass
 class Story:
@@ -45,6 +50,9 @@ class Story:
     wire: str | None = None
     # Outlets that carried this story's cluster: kept on the primary by `store`, empty elsewhere.
     outlets: list[str] = field(default_factory=list)
+    # The matched terms of an alert search, per field (title, summary), marked with
+    # HIGHLIGHT_START/HIGHLIGHT_END by `store`; set only on alert search results, never stored.
+    highlight: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor import alerts as rules
 from monitor.clock import utcnow
-from monitor.config import AlertRule, Settings, Subscriber
+from monitor.config import AlertRule, Settings, Subscriber, topic_labels
 from monitor.mail import Mailer, MailError, render, render_notice
 from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store
@@ -33,6 +33,7 @@ def _deliver(
     sent, skipped, failed = 0, 0, []
     if not mails:
         return {"sent": 0, "already_sent": 0, "failed": []}
+    labels = topic_labels(settings.topics_path)
     with Mailer(settings.smtp) as mailer:
         for m in mails:
             d = Delivery(
@@ -50,7 +51,14 @@ def _deliver(
                 skipped += 1
                 continue
             try:
-                mailer.send(render(m, settings.smtp.mail_from))
+                msg = render(
+                    m,
+                    settings.smtp.mail_from,
+                    now=now,
+                    labels=labels,
+                    contact=settings.operator_email,
+                )
+                mailer.send(msg)
             except MailError as e:
                 _failed(store, settings, mailer, d, str(e), now)
                 failed.append(str(e))
@@ -97,13 +105,11 @@ def _failed(
 
 
 def _attach_outlets(store: Store, mails: Sequence[rules.PlannedMail]) -> None:
-    outlets = store.stories.cluster_outlets(
-        sorted({h.cluster_id for m in mails for h in m.stories})
-    )
+    """Every stored report of each mailed event (all outlets and languages, linked)."""
+    reports = store.stories.event_reports(sorted({h.event_id for m in mails for h in m.stories}))
     for m in mails:
         for h in m.stories:
-            others = set(outlets.get(h.cluster_id, [])) | set(h.also_reported_by)
-            h.also_reported_by = sorted(others - {h.outlet})
+            h.add_reports(reports.get(h.event_id, []))
 
 
 def _owed(store: Store, delivery_id: str) -> bool:

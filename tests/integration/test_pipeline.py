@@ -187,7 +187,7 @@ def test_digest_goes_once_per_period(
     report: dict[str, Any] = pipeline.send_digests(s, now=later)
     assert report["sent"] == 1
     msg = smtp_server.wait_for(1)[0]
-    assert "digest: 1 story" in msg["Subject"]  # two copies, one cluster
+    assert "digest: 1 event" in msg["Subject"]  # two copies, one cluster: one event
     assert "Also reported by" in msg.get_body(preferencelist=("plain",)).get_content()
     assert pipeline.send_digests(s, now=later)["sent"] == 0
     assert pipeline.send_digests(s, now=later + timedelta(minutes=59))["digests_due"] == 0
