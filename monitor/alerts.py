@@ -198,6 +198,21 @@ def digest_slot(spec: str, tz_name: str, now: datetime) -> tuple[str, datetime, 
     return day.isoformat(), slot_on(previous(day)), slot_on(day)
 
 
+def query_syntax_problem(query: str) -> str | None:
+    """Why a rule's Lucene query does not parse (one line), or None. Used when Elasticsearch
+    is not reachable to validate it for real (its validate-query API is the authority)."""
+    from luqum.exceptions import ParseError
+    from luqum.parser import parser
+
+    if not query.strip():
+        return "the query is empty"
+    try:
+        parser.parse(query)
+    except ParseError as e:
+        return " ".join(str(e).split())
+    return None
+
+
 def window_start(
     cursor: datetime | None, now: datetime, *, overlap: timedelta, first_run: timedelta
 ) -> datetime:

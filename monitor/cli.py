@@ -399,17 +399,36 @@ def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 @config_app.command("check")
 def config_check(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Validate feeds.yaml, topics.yaml, subscribers.yaml and the environment."""
+    """Validate the files, the environment and every alert rule's query; one line per problem.
+
+    Queries are validated by Elasticsearch (validate-query API) when it is reachable, by
+    their Lucene syntax otherwise.
+    """
+    import os
+
     from monitor import pipeline
+    from monitor.config import check_config
     from monitor.tagging import TaxonomyError
 
-    s = settings(config_dir)
-    try:
-        summary = pipeline.config_summary(s)
-    except TaxonomyError as e:
-        fail(str(e))
-    except FileNotFoundError:
-        fail(f"{s.topics_path}: file not found")
+    check = check_config(config_dir)
+    problems = list(check.problems)
+    es_ok = not any(p.startswith("environment: NEWSMON_ES_URL") for p in problems)
+    prefix = os.environ.get("NEWSMON_INDEX_PREFIX") or "newsmon"
+    queries = pipeline.check_rules(check, prefix, use_es=es_ok)
+    problems += queries["problems"]
+    summary: dict[str, Any] = {}
+    if check.settings is not None:
+        try:
+            summary = pipeline.config_summary(check.settings)
+        except TaxonomyError as e:
+            problems.append(str(e))
+        except FileNotFoundError:
+            problems.append(f"{check.settings.topics_path}: file not found")
+    if problems:
+        for p in problems:
+            err.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    summary["queries_validated_by"] = queries["validated_by"]
     emit(summary, as_json, lambda r: _kv_table("configuration OK", r))
 
 

@@ -10,6 +10,7 @@ Modules, one job each: `polling` (the poll), `delivery` (instant alerts and dige
 `context` (the store and the compiled taxonomy every unit starts from).
 """
 
+from monitor.pipeline.checks import check_rules
 from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.cycle import config_summary, exclusive_loop, init, run_once
 from monitor.pipeline.delivery import send_alerts, send_digests
@@ -19,6 +20,7 @@ from monitor.pipeline.polling import DUE_SLACK, due_feeds, feed_batches, poll
 
 __all__ = [
     "DUE_SLACK",
+    "check_rules",
     "config_summary",
     "due_feeds",
     "exclusive_loop",

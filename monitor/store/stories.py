@@ -7,6 +7,7 @@ counters are recomputed from the data (an aggregation) instead of incremented by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -374,7 +375,8 @@ def _validation_reason(text: str) -> str:
     parts = " ".join(text.split()).split("; ")
     for part in parts:
         if "Cannot parse" in part:
-            return part.split("Exception: ", 1)[-1].split(". Was expecting")[0]
+            reason = part.split("Exception: ", 1)[-1].split(". Was expecting")[0]
+            return re.sub(r"^Cannot parse '.*?': ", "", reason)
     return parts[0][:300]
 
 

@@ -25,6 +25,7 @@ PUBLIC = {
     ],
     "monitor.pipeline": [
         "DUE_SLACK",
+        "check_rules",
         "config_summary",
         "due_feeds",
         "exclusive_loop",
