@@ -8,9 +8,11 @@ send of the same thing whatever retries or overlapping windows do.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from monitor.config import AlertRule, Subscriber
@@ -75,8 +77,11 @@ class PlannedMail:
     stories: list[StoryHit]
     period: str | None = None
     window: tuple[datetime, datetime] | None = None
-    # mode "overflow": how many more matches this run than the rule's cap allowed to send.
+    # mode "overflow": how many more matches this run than the rule's cap allowed to send,
+    # the ledger ids of the instant mails it stands for, and where to see them all.
     more: int = 0
+    covers: list[str] = field(default_factory=list)
+    link: str | None = None
 
 
 def _digest(*parts: str) -> str:
@@ -152,6 +157,72 @@ def plan_instant(
                 )
             )
     return mails
+
+
+def overflow_delivery_id(email: str, rule: str, covered: Sequence[str]) -> str:
+    """The over-cap e-mail's ledger key: the same set of matches never gets it twice."""
+    return "o-" + _digest(email.lower(), rule, *sorted(covered))
+
+
+def _rison(text: str) -> str:
+    return "'" + text.replace("!", "!!").replace("'", "!'") + "'"
+
+
+def search_link(
+    query: str, start: datetime, end: datetime, *, kibana_url: str | None, data_view: str
+) -> str:
+    """Where to see every match of a rule in a window: Kibana Discover when a Kibana URL is
+    configured (Lucene query, the window on the data view's time field with an hour's slack
+    for stories fetched before they were grouped), else the `newsmon search` command line."""
+    if kibana_url:
+        t0 = (start - timedelta(hours=1)).astimezone(UTC).isoformat(timespec="seconds")
+        t1 = end.astimezone(UTC).isoformat(timespec="seconds")
+        g = f"(time:(from:{_rison(t0)},to:{_rison(t1)}))"
+        a = (
+            f"(dataSource:(dataViewId:{_rison(data_view)},type:dataView),"
+            f"query:(language:lucene,query:{_rison(query)}))"
+        )
+        safe = "()':,!*/-"
+        return (
+            f"{kibana_url.rstrip('/')}/app/discover#/?_g={quote(g, safe=safe)}"
+            f"&_a={quote(a, safe=safe)}"
+        )
+    hours = max(1, -(-int((end - start).total_seconds()) // 3600))
+    return f"newsmon search {shlex.quote(query)} --since {hours}h"
+
+
+def cap_instant(
+    mails: Sequence[PlannedMail],
+    cap_for: Callable[[AlertRule], int],
+    link_for: Callable[[AlertRule], str],
+) -> list[PlannedMail]:
+    """At most `cap_for(rule)` instant mails per subscriber and rule; the matches past the cap
+    are announced by one "overflow" mail saying how many and where to see them."""
+    by_rule: dict[tuple[str, str], list[PlannedMail]] = {}
+    for m in mails:
+        by_rule.setdefault((m.subscriber.email, m.rule.name), []).append(m)
+    out: list[PlannedMail] = []
+    for group in by_rule.values():
+        cap = cap_for(group[0].rule)
+        out += group[:cap]
+        rest = group[cap:]
+        if not rest:
+            continue
+        first = rest[0]
+        covers = [m.delivery_id for m in rest]
+        out.append(
+            PlannedMail(
+                delivery_id=overflow_delivery_id(first.subscriber.email, first.rule.name, covers),
+                subscriber=first.subscriber,
+                rule=first.rule,
+                mode="overflow",
+                stories=[],
+                more=len(rest),
+                covers=covers,
+                link=link_for(first.rule),
+            )
+        )
+    return out
 
 
 def digest_slot(spec: str, tz_name: str, now: datetime) -> tuple[str, datetime, datetime]:

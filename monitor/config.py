@@ -89,6 +89,9 @@ class AlertRule(_Strict):
     query: str
     mode: Literal["instant", "digest"] = "instant"
     digest: str | None = None  # "daily 07:00", "weekdays 08:30", "hourly"
+    # Instant e-mails one run sends for this rule before the rest go as one "N more" e-mail
+    # (default NEWSMON_ALERT_CAP).
+    max_per_run: int | None = Field(default=None, ge=1)
 
     @field_validator("digest")
     @classmethod
@@ -169,6 +172,8 @@ class Settings:
     # A delivery whose send failed this many times is given up (and the operator told once).
     max_send_attempts: int = 5
     operator_email: str | None = None
+    # Instant e-mails per rule and run before the rest are announced in one "N more" e-mail.
+    alert_cap: int = 200
 
     @property
     def topics_path(self) -> Path:
@@ -450,4 +455,5 @@ def load_settings(
         kibana_url=env.get("NEWSMON_KIBANA_URL") or None,
         max_send_attempts=max(1, _int(env, "NEWSMON_MAX_SEND_ATTEMPTS", 5)),
         operator_email=env.get("NEWSMON_OPERATOR_EMAIL") or None,
+        alert_cap=max(1, _int(env, "NEWSMON_ALERT_CAP", 200)),
     )

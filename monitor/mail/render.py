@@ -126,7 +126,7 @@ def render(
         "period": mail.period,
         "window": [_when(t, tz) for t in mail.window] if mail.window else None,
         "more": mail.more,
-        "search_link": search_link,
+        "search_link": search_link or mail.link,
         "contact": who,
         "unsubscribe": list_unsubscribe(who, mail.rule.name, mail.subscriber.email)[1:-1],
     }

@@ -5,7 +5,7 @@ that are due. Each e-mail is claimed in the ledger before it is sent, so nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 ALERT_OVERLAP = timedelta(minutes=15)
 ALERT_FIRST_RUN = timedelta(hours=24)
+# The id of the stories data view in the shipped Kibana saved objects (monitor/resources/kibana).
+KIBANA_DATA_VIEW = "newsmon-stories"
 
 
 def _deliver(
@@ -66,7 +68,24 @@ def _deliver(
             store.ledger.mark(d.id, "sent", now=now)
             log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
             sent += 1
+            if m.covers:
+                store.ledger.cover([_covered(m, cid, now) for cid in m.covers])
     return {"sent": sent, "already_sent": skipped, "failed": failed}
+
+
+def _covered(m: rules.PlannedMail, delivery_id: str, now: datetime) -> Delivery:
+    """The ledger entry of an instant mail an over-cap mail stands for."""
+    return Delivery(
+        id=delivery_id,
+        subscriber=m.subscriber.email,
+        alert=m.rule.name,
+        mode="instant",
+        story_ids=[],
+        cluster_ids=[],
+        status="covered",
+        created_at=now,
+        error=f"announced by {m.delivery_id}",
+    )
 
 
 def _failed(
@@ -112,6 +131,21 @@ def _attach_outlets(store: Store, mails: Sequence[rules.PlannedMail]) -> None:
             h.add_reports(reports.get(h.event_id, []))
 
 
+def _still_owed(store: Store, mails: Sequence[rules.PlannedMail]) -> list[rules.PlannedMail]:
+    status = store.ledger.statuses([m.delivery_id for m in mails])
+    return [m for m in mails if status.get(m.delivery_id, "failed") == "failed"]
+
+
+def _cap_for(settings: Settings) -> Callable[[AlertRule], int]:
+    return lambda rule: rule.max_per_run or settings.alert_cap
+
+
+def _link_for(settings: Settings, start: datetime, end: datetime) -> Callable[[AlertRule], str]:
+    return lambda rule: rules.search_link(
+        rule.query, start, end, kibana_url=settings.kibana_url, data_view=KIBANA_DATA_VIEW
+    )
+
+
 def _owed(store: Store, delivery_id: str) -> bool:
     """Not in the ledger yet, or failed before the server accepted it."""
     cur = store.ledger.get(delivery_id)
@@ -149,6 +183,7 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
             "sent": 0,
             "already_sent": 0,
             "failed": [],
+            "capped": 0,
             "rule_errors": [],
         }
     # Stories a crashed or deferred poll left pending are grouped first: alerts see only
@@ -162,9 +197,14 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
     for e in rule_errors:
         log.warning("alert rule skipped: %s", e)
     mails = rules.plan_instant(ok_pairs, ok_results)
-    # Mails already in the ledger are dropped first, so no SMTP connection is opened just to
-    # skip them (the claim still guards against races).
-    todo = [m for m in mails if _owed(store, m.delivery_id)]
+    # Mails already in the ledger are dropped first (one mget), so no SMTP connection is
+    # opened just to skip them and the cap counts only what is owed (the claim still guards
+    # against races).
+    owed = _still_owed(store, mails)
+    todo = _still_owed(
+        store, rules.cap_instant(owed, _cap_for(settings), _link_for(settings, start, now))
+    )
+    capped = sum(m.more for m in todo if m.mode == "overflow")
     _attach_outlets(store, todo)
     try:
         outcome = _deliver(store, settings, todo, now)
@@ -174,14 +214,21 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
             "rules": len(pairs),
             "matched": len(mails),
             "sent": 0,
-            "already_sent": len(mails) - len(todo),
+            "already_sent": len(mails) - len(owed),
+            "capped": 0,
             "failed": [str(e)],
             "rule_errors": rule_errors,
         }
     if not outcome["failed"]:
         store.feeds.set_cursor("instant", now)
-    outcome["already_sent"] += len(mails) - len(todo)
-    return {"rules": len(pairs), "matched": len(mails), **outcome, "rule_errors": rule_errors}
+    outcome["already_sent"] += len(mails) - len(owed)
+    return {
+        "rules": len(pairs),
+        "matched": len(mails),
+        **outcome,
+        "capped": capped,
+        "rule_errors": rule_errors,
+    }
 
 
 def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
