@@ -13,7 +13,7 @@ Modules, one job each: `polling` (the poll), `delivery` (instant alerts and dige
 from monitor.pipeline.checks import check_rules
 from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.cycle import config_summary, exclusive_loop, init, run_once
-from monitor.pipeline.delivery import send_alerts, send_digests
+from monitor.pipeline.delivery import preview_alert, send_alerts, send_digests, send_test_mail
 from monitor.pipeline.grouping import group_pending
 from monitor.pipeline.maintenance import feed_health, maintain, retag
 from monitor.pipeline.polling import DUE_SLACK, due_feeds, feed_batches, poll
@@ -31,9 +31,11 @@ __all__ = [
     "maintain",
     "open_store",
     "poll",
+    "preview_alert",
     "retag",
     "run_once",
     "send_alerts",
     "send_digests",
+    "send_test_mail",
     "tagger_for",
 ]

@@ -11,14 +11,28 @@ from typing import Any
 
 from monitor import alerts as rules
 from monitor.clock import utcnow
-from monitor.config import AlertRule, Settings, Subscriber, topic_labels
-from monitor.mail import Mailer, MailError, render, render_notice
+from monitor.config import (
+    AlertRule,
+    ConfigError,
+    Settings,
+    Subscriber,
+    address_problem,
+    topic_labels,
+)
+from monitor.mail import Mailer, MailError, render, render_notice, render_test
 from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store
 from monitor.pipeline.grouping import group_pending
 from monitor.store import Store
 
-__all__ = ["ALERT_FIRST_RUN", "ALERT_OVERLAP", "send_alerts", "send_digests"]
+__all__ = [
+    "ALERT_FIRST_RUN",
+    "ALERT_OVERLAP",
+    "preview_alert",
+    "send_alerts",
+    "send_digests",
+    "send_test_mail",
+]
 
 log = logging.getLogger(__name__)
 
@@ -262,3 +276,64 @@ def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, A
         log.error("digests not sent: %s", e)
         outcome = {"sent": 0, "already_sent": 0, "failed": [str(e)]}
     return {"digests_due": len(due), **outcome, "rule_errors": rule_errors}
+
+
+def preview_alert(
+    settings: Settings, name: str, since: timedelta, now: datetime | None = None
+) -> dict[str, Any]:
+    """What the rule(s) called `name` would send for stories grouped in the last `since`:
+    each event once, and whether its e-mail is still owed. Sends nothing, writes nothing."""
+    now = now or utcnow()
+    pairs = [(s, r) for s in settings.subscribers for r in s.alerts if r.name == name]
+    if not pairs:
+        known = sorted({r.name for s in settings.subscribers for r in s.alerts})
+        raise ConfigError(
+            f"{settings.config_dir / 'subscribers.yaml'}: no alert rule named {name!r} "
+            f"(rules: {', '.join(known) or 'none'})"
+        )
+    store = open_store(settings)
+    store.refresh()
+    results = store.stories.search_window([r.query for _, r in pairs], now - since, now)
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for (sub, rule), res in zip(pairs, results, strict=True):
+        if isinstance(res, str):
+            errors.append(f"{sub.email} / {rule.name}: invalid query: {res}")
+            continue
+        mails = rules.plan_instant([(sub, rule)], [res])
+        status = store.ledger.statuses([m.delivery_id for m in mails])
+        for m in mails:
+            h = m.stories[0]
+            rows.append(
+                {
+                    "subscriber": sub.email,
+                    "mode": rule.mode,
+                    "title": h.title,
+                    "outlet": h.outlet,
+                    "languages": h.languages,
+                    "published": h.published,
+                    "url": h.url,
+                    "ledger": status.get(m.delivery_id, "owed" if rule.mode == "instant" else "-"),
+                }
+            )
+    return {
+        "rule": name,
+        "query": pairs[0][1].query,
+        "since": (now - since).isoformat(),
+        "events": len(rows),
+        "would_send": sum(1 for r in rows if r["ledger"] in ("owed", "failed")),
+        "matches": rows,
+        "rule_errors": errors,
+    }
+
+
+def send_test_mail(settings: Settings, address: str, now: datetime | None = None) -> dict[str, Any]:
+    """Send one test message to `address` with the configured SMTP settings."""
+    problem = address_problem(address)
+    if problem:
+        raise ConfigError(f"mail test: {problem}")
+    now = now or utcnow()
+    smtp = settings.smtp
+    with Mailer(smtp) as mailer:
+        mailer.send(render_test(address, smtp, now))
+    return {"sent_to": address, "smtp": f"{smtp.host}:{smtp.port} ({smtp.security})"}

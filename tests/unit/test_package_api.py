@@ -36,10 +36,12 @@ PUBLIC = {
         "maintain",
         "open_store",
         "poll",
+        "preview_alert",
         "retag",
         "run_once",
         "send_alerts",
         "send_digests",
+        "send_test_mail",
         "tagger_for",
     ],
     "monitor.resources": [
