@@ -96,10 +96,10 @@ class Delivery:
     id: str
     subscriber: str
     alert: str
-    mode: str  # instant | digest | notice (to the operator, when a delivery is given up)
+    mode: str  # instant | digest | overflow (over a rule's cap) | notice (to the operator)
     story_ids: list[str]
     cluster_ids: list[str]
-    status: str  # pending | sent | failed | given_up (failed max_send_attempts times)
+    status: str  # pending | sent | failed | given_up (failed max_send_attempts times) | covered
     created_at: datetime
     sent_at: datetime | None = None
     period: str | None = None  # digest slot key, e.g. "2026-11-25" for a daily digest
