@@ -45,46 +45,60 @@ KIBANA_DATA_VIEW = "newsmon-stories"
 def _deliver(
     store: Store, settings: Settings, mails: Sequence[rules.PlannedMail], now: datetime
 ) -> dict[str, Any]:
-    """Claim each mail in the ledger, send it, mark it; a claimed-before mail is skipped."""
+    """Claim each mail in the ledger, send it; a claimed-before mail is skipped.
+
+    The claim (a create) goes one by one, just before each send: it is what makes a send at
+    most once. The `sent` marks go in one bulk request at the end (also when the run stops
+    on an error): until then a delivery reads `pending`, which is never re-sent either.
+    """
     sent, skipped, failed = 0, 0, []
     if not mails:
         return {"sent": 0, "already_sent": 0, "failed": []}
     labels = topic_labels(settings.topics_path)
-    with Mailer(settings.smtp) as mailer:
-        for m in mails:
-            d = Delivery(
-                id=m.delivery_id,
-                subscriber=m.subscriber.email,
-                alert=m.rule.name,
-                mode=m.mode,
-                story_ids=[h.id for h in m.stories],
-                cluster_ids=[h.cluster_id for h in m.stories],
-                status="pending",
-                created_at=now,
-                period=m.period,
-            )
-            if not store.ledger.claim(d):
-                skipped += 1
-                continue
-            try:
-                msg = render(
-                    m,
-                    settings.smtp.mail_from,
-                    now=now,
-                    labels=labels,
-                    contact=settings.operator_email,
-                )
-                mailer.send(msg)
-            except MailError as e:
-                _failed(store, settings, mailer, d, str(e), now)
-                failed.append(str(e))
-                continue
-            store.ledger.mark(d.id, "sent", now=now)
-            log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
-            sent += 1
-            if m.covers:
-                store.ledger.cover([_covered(m, cid, now) for cid in m.covers])
+    sent_ids: list[str] = []
+    try:
+        with Mailer(settings.smtp) as mailer:
+            for m in mails:
+                d = _delivery(m, now)
+                if not store.ledger.claim(d):
+                    skipped += 1
+                    continue
+                try:
+                    msg = render(
+                        m,
+                        settings.smtp.mail_from,
+                        now=now,
+                        labels=labels,
+                        contact=settings.operator_email,
+                    )
+                    mailer.send(msg)
+                except MailError as e:
+                    _failed(store, settings, mailer, d, str(e), now)
+                    failed.append(str(e))
+                    continue
+                sent_ids.append(d.id)
+                log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
+                sent += 1
+                if m.covers:
+                    store.ledger.cover([_covered(m, cid, now) for cid in m.covers])
+    finally:
+        for problem in store.ledger.mark_sent(sent_ids, now=now) if sent_ids else []:
+            log.error("delivery sent but not marked (stays pending, never re-sent): %s", problem)
     return {"sent": sent, "already_sent": skipped, "failed": failed}
+
+
+def _delivery(m: rules.PlannedMail, now: datetime) -> Delivery:
+    return Delivery(
+        id=m.delivery_id,
+        subscriber=m.subscriber.email,
+        alert=m.rule.name,
+        mode=m.mode,
+        story_ids=[h.id for h in m.stories],
+        cluster_ids=[h.cluster_id for h in m.stories],
+        status="pending",
+        created_at=now,
+        period=m.period,
+    )
 
 
 def _covered(m: rules.PlannedMail, delivery_id: str, now: datetime) -> Delivery:
