@@ -190,7 +190,12 @@ def test_digest_subject_counts_events() -> None:
     )
     assert msg["Subject"] == "[newsmon] Turkey digest: 3 events"
     text, _ = parts(msg)
-    assert "1 Jan 2026, 07:00 (Europe/Istanbul) to 2 Jan 2026, 07:00 (Europe/Istanbul)" in text
+    assert text.splitlines()[:4] == [
+        "newsmon digest: Turkey",
+        "3 events, 1 Jan 2026, 07:00 (Europe/Istanbul) to 2 Jan 2026, 07:00 (Europe/Istanbul)",
+        "",
+        "Query: topics:turkey_israel",
+    ]
 
 
 def write_samples(directory: Path) -> list[Path]:
