@@ -8,18 +8,30 @@ send of the same thing whatever retries or overlapping windows do.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from monitor.config import AlertRule, Subscriber
 from monitor.models import Story
 
 
+@dataclass(frozen=True)
+class Report:
+    """One outlet's report of an event, as linked in an alert."""
+
+    outlet: str
+    url: str
+    lang: str | None = None
+
+
 @dataclass
 class StoryHit:
-    """A story as shown in an alert: one per cluster, with the other outlets that carried it."""
+    """A story as shown in an alert: one per event, with every outlet and language that
+    reported it (`reports`, the shown story first)."""
 
     id: str
     cluster_id: str
@@ -31,6 +43,27 @@ class StoryHit:
     topics: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     also_reported_by: list[str] = field(default_factory=list)
+    lang: str | None = None
+    event_id: str = ""
+    # Title and summary fragment with the matched terms marked (models.HIGHLIGHT_START/END).
+    highlight: dict[str, str] = field(default_factory=dict)
+    reports: list[Report] = field(default_factory=list)
+
+    def add_reports(self, stories: Sequence[Story]) -> None:
+        """Add the reports of these stories not listed yet (one per URL), and their outlets."""
+        seen = {r.url for r in self.reports}
+        for s in stories:
+            if s.url and s.url not in seen:
+                seen.add(s.url)
+                self.reports.append(Report(s.outlet, s.url, s.lang))
+        outlets = {r.outlet for r in self.reports} | set(self.also_reported_by)
+        self.also_reported_by = sorted(outlets - {self.outlet, ""})
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(
+            {r.lang for r in self.reports if r.lang} | ({self.lang} if self.lang else set())
+        )
 
 
 @dataclass
@@ -44,6 +77,11 @@ class PlannedMail:
     stories: list[StoryHit]
     period: str | None = None
     window: tuple[datetime, datetime] | None = None
+    # mode "overflow": how many more matches this run than the rule's cap allowed to send,
+    # the ledger ids of the instant mails it stands for, and where to see them all.
+    more: int = 0
+    covers: list[str] = field(default_factory=list)
+    link: str | None = None
 
 
 def _digest(*parts: str) -> str:
@@ -58,34 +96,39 @@ def digest_delivery_id(email: str, rule: str, period: str) -> str:
     return "d-" + _digest(email.lower(), rule, period)
 
 
+def event_key(s: Story) -> str:
+    return s.event_id or s.cluster_id or s.id
+
+
 def hits_by_cluster(stories: Sequence[Story]) -> list[StoryHit]:
-    """One hit per cluster, preferring the cluster's primary story, in first-seen order."""
+    """One hit per event (reports of one event, copies or rewordings in any language, are
+    listed once), shown by its first primary story, in first-seen order."""
     chosen: dict[str, Story] = {}
-    outlets: dict[str, list[str]] = {}
+    members: dict[str, list[Story]] = {}
     for s in stories:
-        cid = s.cluster_id or s.id
-        outlets.setdefault(cid, [])
-        if s.outlet and s.outlet not in outlets[cid]:
-            outlets[cid].append(s.outlet)
-        if cid not in chosen or (s.is_primary and not chosen[cid].is_primary):
-            chosen[cid] = s
+        key = event_key(s)
+        members.setdefault(key, []).append(s)
+        if key not in chosen or (s.is_primary and not chosen[key].is_primary):
+            chosen[key] = s
     hits = []
-    for cid, s in chosen.items():
-        others = sorted({*outlets[cid], *s.outlets} - {s.outlet})
-        hits.append(
-            StoryHit(
-                id=s.id,
-                cluster_id=cid,
-                title=s.title,
-                summary=s.summary,
-                url=s.url,
-                outlet=s.outlet,
-                published=s.published.isoformat() if s.published else None,
-                topics=list(s.topics),
-                people=list(s.people),
-                also_reported_by=others,
-            )
+    for key, s in chosen.items():
+        hit = StoryHit(
+            id=s.id,
+            cluster_id=s.cluster_id or s.id,
+            title=s.title,
+            summary=s.summary,
+            url=s.url,
+            outlet=s.outlet,
+            published=s.published.isoformat() if s.published else None,
+            topics=list(s.topics),
+            people=list(s.people),
+            also_reported_by=sorted(set(s.outlets) - {s.outlet}),
+            lang=s.lang,
+            event_id=key,
+            highlight=dict(s.highlight),
         )
+        hit.add_reports([s, *members[key]])
+        hits.append(hit)
     return hits
 
 
@@ -114,6 +157,72 @@ def plan_instant(
                 )
             )
     return mails
+
+
+def overflow_delivery_id(email: str, rule: str, covered: Sequence[str]) -> str:
+    """The over-cap e-mail's ledger key: the same set of matches never gets it twice."""
+    return "o-" + _digest(email.lower(), rule, *sorted(covered))
+
+
+def _rison(text: str) -> str:
+    return "'" + text.replace("!", "!!").replace("'", "!'") + "'"
+
+
+def search_link(
+    query: str, start: datetime, end: datetime, *, kibana_url: str | None, data_view: str
+) -> str:
+    """Where to see every match of a rule in a window: Kibana Discover when a Kibana URL is
+    configured (Lucene query, the window on the data view's time field with an hour's slack
+    for stories fetched before they were grouped), else the `newsmon search` command line."""
+    if kibana_url:
+        t0 = (start - timedelta(hours=1)).astimezone(UTC).isoformat(timespec="seconds")
+        t1 = end.astimezone(UTC).isoformat(timespec="seconds")
+        g = f"(time:(from:{_rison(t0)},to:{_rison(t1)}))"
+        a = (
+            f"(dataSource:(dataViewId:{_rison(data_view)},type:dataView),"
+            f"query:(language:lucene,query:{_rison(query)}))"
+        )
+        safe = "()':,!*/-"
+        return (
+            f"{kibana_url.rstrip('/')}/app/discover#/?_g={quote(g, safe=safe)}"
+            f"&_a={quote(a, safe=safe)}"
+        )
+    hours = max(1, -(-int((end - start).total_seconds()) // 3600))
+    return f"newsmon search {shlex.quote(query)} --since {hours}h"
+
+
+def cap_instant(
+    mails: Sequence[PlannedMail],
+    cap_for: Callable[[AlertRule], int],
+    link_for: Callable[[AlertRule], str],
+) -> list[PlannedMail]:
+    """At most `cap_for(rule)` instant mails per subscriber and rule; the matches past the cap
+    are announced by one "overflow" mail saying how many and where to see them."""
+    by_rule: dict[tuple[str, str], list[PlannedMail]] = {}
+    for m in mails:
+        by_rule.setdefault((m.subscriber.email, m.rule.name), []).append(m)
+    out: list[PlannedMail] = []
+    for group in by_rule.values():
+        cap = cap_for(group[0].rule)
+        out += group[:cap]
+        rest = group[cap:]
+        if not rest:
+            continue
+        first = rest[0]
+        covers = [m.delivery_id for m in rest]
+        out.append(
+            PlannedMail(
+                delivery_id=overflow_delivery_id(first.subscriber.email, first.rule.name, covers),
+                subscriber=first.subscriber,
+                rule=first.rule,
+                mode="overflow",
+                stories=[],
+                more=len(rest),
+                covers=covers,
+                link=link_for(first.rule),
+            )
+        )
+    return out
 
 
 def digest_slot(spec: str, tz_name: str, now: datetime) -> tuple[str, datetime, datetime]:
@@ -158,6 +267,21 @@ def digest_slot(spec: str, tz_name: str, now: datetime) -> tuple[str, datetime, 
     while slot_on(day) > now:
         day = previous(day)
     return day.isoformat(), slot_on(previous(day)), slot_on(day)
+
+
+def query_syntax_problem(query: str) -> str | None:
+    """Why a rule's Lucene query does not parse (one line), or None. Used when Elasticsearch
+    is not reachable to validate it for real (its validate-query API is the authority)."""
+    from luqum.exceptions import ParseError
+    from luqum.parser import parser
+
+    if not query.strip():
+        return "the query is empty"
+    try:
+        parser.parse(query)
+    except ParseError as e:
+        return " ".join(str(e).split())
+    return None
 
 
 def window_start(

@@ -226,13 +226,74 @@ def poll(
     emit(report, as_json, _render_poll)
 
 
-@app.command()
-def alerts(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+alerts_app = typer.Typer(help="Send instant alerts (no subcommand), or preview a rule.")
+app.add_typer(alerts_app, name="alerts")
+mail_app = typer.Typer(no_args_is_help=True, help="Check that e-mail gets through.")
+app.add_typer(mail_app, name="mail")
+
+
+@alerts_app.callback(invoke_without_command=True)
+def alerts(ctx: typer.Context, config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Send instant alerts for stories indexed since the last run."""
     from monitor import pipeline
 
+    if ctx.invoked_subcommand is not None:
+        return
     s = settings(config_dir)
     emit(guarded(lambda: pipeline.send_alerts(s), s), as_json, lambda r: _kv_table("Alerts", r))
+
+
+def _render_preview(r: dict[str, Any]) -> None:
+    t = Table(title=f"{r['rule']}: {r['events']} events since {r['since']}, {r['would_send']} owed")
+    for col in ("subscriber", "ledger", "outlet", "languages", "title", "url"):
+        t.add_column(col, overflow="fold")
+    for m in r["matches"]:
+        langs = ", ".join(m["languages"])
+        t.add_row(m["subscriber"], m["ledger"], m["outlet"], langs, m["title"], m["url"])
+    out.print(t)
+    for e in r["rule_errors"]:
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+
+
+@alerts_app.command("preview")
+def alerts_preview(
+    name: Annotated[str, typer.Argument(help="The rule's name in subscribers.yaml.")],
+    since: Annotated[str, typer.Option(help="How far back: 30m, 12h, 7d.")] = "7d",
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What a rule would send for the stories of the last --since: sends and writes nothing."""
+    from datetime import timedelta
+
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    try:
+        window = timedelta(seconds=parse_duration(since))
+    except ValueError as e:
+        fail(f"--since: {e}")
+    try:
+        report = guarded(lambda: pipeline.preview_alert(s, name, window), s)
+    except ConfigError as e:
+        fail(str(e))
+    emit(report, as_json, _render_preview)
+
+
+@mail_app.command("test")
+def mail_test(
+    address: Annotated[str, typer.Argument(help="Where to send the test message.")],
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send one test message with the configured SMTP settings."""
+    from monitor import pipeline
+
+    s = settings(config_dir)
+    try:
+        report = guarded(lambda: pipeline.send_test_mail(s, address), s)
+    except ConfigError as e:
+        fail(str(e))
+    emit(report, as_json, lambda r: _kv_table("test message sent", r))
 
 
 @app.command()
@@ -432,17 +493,36 @@ def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 @config_app.command("check")
 def config_check(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Validate feeds.yaml, topics.yaml, subscribers.yaml and the environment."""
+    """Validate the files, the environment and every alert rule's query; one line per problem.
+
+    Queries are validated by Elasticsearch (validate-query API) when it is reachable, by
+    their Lucene syntax otherwise.
+    """
+    import os
+
     from monitor import pipeline
+    from monitor.config import check_config
     from monitor.tagging import TaxonomyError
 
-    s = settings(config_dir)
-    try:
-        summary = pipeline.config_summary(s)
-    except TaxonomyError as e:
-        fail(str(e))
-    except FileNotFoundError:
-        fail(f"{s.topics_path}: file not found")
+    check = check_config(config_dir)
+    problems = list(check.problems)
+    es_ok = not any(p.startswith("environment: NEWSMON_ES_URL") for p in problems)
+    prefix = os.environ.get("NEWSMON_INDEX_PREFIX") or "newsmon"
+    queries = pipeline.check_rules(check, prefix, use_es=es_ok)
+    problems += queries["problems"]
+    summary: dict[str, Any] = {}
+    if check.settings is not None:
+        try:
+            summary = pipeline.config_summary(check.settings)
+        except TaxonomyError as e:
+            problems.append(str(e))
+        except FileNotFoundError:
+            problems.append(f"{check.settings.topics_path}: file not found")
+    if problems:
+        for p in problems:
+            err.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    summary["queries_validated_by"] = queries["validated_by"]
     emit(summary, as_json, lambda r: _kv_table("configuration OK", r))
 
 

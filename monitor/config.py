@@ -89,6 +89,9 @@ class AlertRule(_Strict):
     query: str
     mode: Literal["instant", "digest"] = "instant"
     digest: str | None = None  # "daily 07:00", "weekdays 08:30", "hourly"
+    # Instant e-mails one run sends for this rule before the rest go as one "N more" e-mail
+    # (default NEWSMON_ALERT_CAP).
+    max_per_run: int | None = Field(default=None, ge=1)
 
     @field_validator("digest")
     @classmethod
@@ -174,6 +177,8 @@ class Settings:
     # Entries read from one feed body; the rest are reported (a 100,000-entry feed is an attack
     # or a broken export, not news).
     max_entries_per_feed: int = 1000
+    # Instant e-mails per rule and run before the rest are announced in one "N more" e-mail.
+    alert_cap: int = 200
 
     @property
     def topics_path(self) -> Path:
@@ -184,6 +189,23 @@ class Settings:
             if f.id == feed_id:
                 return f
         raise ConfigError(f"{self.config_dir / 'feeds.yaml'}: no feed with id {feed_id!r}")
+
+
+def topic_labels(path: Path) -> dict[str, str]:
+    """Topic id -> its `name` in topics.yaml, for e-mails; {} when the file is missing or odd
+    (an e-mail then shows the ids; the tagger reports a broken file itself)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    topics = raw.get("topics") if isinstance(raw, dict) else None
+    if not isinstance(topics, dict):
+        return {}
+    return {
+        str(k): str(v["name"])
+        for k, v in topics.items()
+        if isinstance(v, dict) and isinstance(v.get("name"), str)
+    }
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -217,6 +239,135 @@ def _validate(model: type[_M], path: Path, data: Any) -> _M:
         msg = str(err["msg"]).removeprefix("Value error, ")
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise ConfigError(f"{path}: {_loc(tuple(err['loc']))}: {msg}{more}") from None
+
+
+def _all_errors(model: type[_M], path: Path, data: Any) -> tuple[_M | None, list[str]]:
+    """Like `_validate`, but every problem, one line each."""
+    if not isinstance(data, dict):
+        return None, [f"{path}: expected a mapping at the top level"]
+    try:
+        return model.model_validate(data), []
+    except ValidationError as e:
+        return None, [
+            f"{path}: {_loc(tuple(err['loc']))}: {str(err['msg']).removeprefix('Value error, ')}"
+            for err in e.errors()
+        ]
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not a usable http(s) service URL, or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises ValueError on a port that is not a number in range
+    except ValueError as e:
+        return f"{url!r} is not a valid URL ({e})"
+    if parts.scheme not in ("http", "https"):
+        return f"{url!r} is not an http(s) URL"
+    if not parts.hostname or " " in url.strip():
+        return f"{url!r} has no host name"
+    del port
+    return None
+
+
+def address_problem(value: str) -> str | None:
+    """Why `value` ('addr' or 'Name <addr>') is not a valid e-mail address, or None."""
+    from email.utils import parseaddr
+
+    from email_validator import EmailNotValidError, validate_email
+
+    addr = parseaddr(value)[1]
+    try:
+        validate_email(addr or value, check_deliverability=False)
+    except EmailNotValidError as e:
+        return f"{value!r} is not a valid address: {e}"
+    return None
+
+
+@dataclass
+class ConfigCheck:
+    """What `newsmon config check` found: every problem, and what could be read."""
+
+    problems: list[str] = field(default_factory=list)
+    subscribers: list[Subscriber] = field(default_factory=list)
+    subscribers_path: Path | None = None
+    settings: Settings | None = None  # when everything loaded
+
+
+def _valid_subscribers(data: Any) -> list[Subscriber]:
+    """The entries of a subscribers file that validate on their own (the others' problems are
+    reported by the whole-file validation), so their rules are still checked."""
+    entries = data.get("subscribers") if isinstance(data, dict) else None
+    out = []
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            out.append(Subscriber.model_validate(entry))
+        except ValidationError:
+            continue
+    return out
+
+
+def _check_files(cdir: Path, out: ConfigCheck) -> None:
+    for name, model in (("feeds.yaml", FeedsFile), ("subscribers.yaml", SubscribersFile)):
+        path = cdir / name
+        if name == "subscribers.yaml" and not path.exists():
+            continue
+        try:
+            data = _read_yaml(path)
+        except ConfigError as e:
+            out.problems.append(str(e))
+            continue
+        parsed, errors = _all_errors(model, path, data)
+        out.problems += errors
+        if name == "subscribers.yaml":
+            subs = parsed.subscribers if isinstance(parsed, SubscribersFile) else None
+            out.subscribers = list(subs) if subs is not None else _valid_subscribers(data)
+            out.subscribers_path = path
+
+
+def _env_problems(env: Mapping[str, str]) -> list[str]:
+    checks: list[tuple[str, str | None]] = []
+    for u in (env.get("NEWSMON_ES_URL") or "http://localhost:9200").split(","):
+        checks.append(("NEWSMON_ES_URL", url_problem(u) if u.strip() else "empty node URL"))
+    if env.get("NEWSMON_KIBANA_URL"):
+        checks.append(("NEWSMON_KIBANA_URL", url_problem(env["NEWSMON_KIBANA_URL"])))
+    for key in ("NEWSMON_MAIL_FROM", "NEWSMON_OPERATOR_EMAIL"):
+        if env.get(key):
+            checks.append((key, address_problem(env[key])))
+    host = env.get("NEWSMON_SMTP_HOST") or "localhost"
+    if not re.match(r"^[A-Za-z0-9.:\[\]_-]+$", host):
+        checks.append(("NEWSMON_SMTP_HOST", f"{host!r} is not a host name"))
+    problems = [f"environment: {k}: {msg}" for k, msg in checks if msg]
+    try:
+        port = _int(env, "NEWSMON_SMTP_PORT", 25)
+        if not 0 < port < 65536:
+            problems.append(f"environment: NEWSMON_SMTP_PORT: {port} is not a port (1-65535)")
+    except ConfigError as e:
+        problems.append(str(e))
+    return problems
+
+
+def check_config(
+    config_dir: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> ConfigCheck:
+    """Validate the configuration files and the environment, collecting every problem (one
+    line each, naming the file and key or the variable) instead of stopping at the first."""
+    env = os.environ if env is None else env
+    out = ConfigCheck()
+    cdir = Path(config_dir or env.get("NEWSMON_CONFIG_DIR") or "./config")
+    if not cdir.is_dir():
+        out.problems.append(f"{cdir}: configuration directory not found (set NEWSMON_CONFIG_DIR)")
+        return out
+    _check_files(cdir, out)
+    out.problems += _env_problems(env)
+    if out.problems:
+        return out
+    try:
+        out.settings = load_settings(cdir, env)
+    except ConfigError as e:  # whatever else the loader checks (prefix, booleans, numbers)
+        out.problems.append(str(e))
+    return out
 
 
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
@@ -311,4 +462,5 @@ def load_settings(
         max_send_attempts=max(1, _int(env, "NEWSMON_MAX_SEND_ATTEMPTS", 5)),
         operator_email=env.get("NEWSMON_OPERATOR_EMAIL") or None,
         max_entries_per_feed=max(1, _int(env, "NEWSMON_MAX_ENTRIES_PER_FEED", 1000)),
+        alert_cap=max(1, _int(env, "NEWSMON_ALERT_CAP", 200)),
     )

@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Private-use characters around a matched term in `Story.highlight`: feed text does not use
+# them and they survive HTML escaping, so the mail templates turn them into <mark> safely.
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_END = "\ue001"
+
 
 @dataclass
 class Story:
@@ -45,6 +50,9 @@ class Story:
     wire: str | None = None
     # Outlets that carried this story's cluster: kept on the primary by `store`, empty elsewhere.
     outlets: list[str] = field(default_factory=list)
+    # The matched terms of an alert search, per field (title, summary), marked with
+    # HIGHLIGHT_START/HIGHLIGHT_END by `store`; set only on alert search results, never stored.
+    highlight: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,10 +96,10 @@ class Delivery:
     id: str
     subscriber: str
     alert: str
-    mode: str  # instant | digest | notice (to the operator, when a delivery is given up)
+    mode: str  # instant | digest | overflow (over a rule's cap) | notice (to the operator)
     story_ids: list[str]
     cluster_ids: list[str]
-    status: str  # pending | sent | failed | given_up (failed max_send_attempts times)
+    status: str  # pending | sent | failed | given_up (failed max_send_attempts times) | covered
     created_at: datetime
     sent_at: datetime | None = None
     period: str | None = None  # digest slot key, e.g. "2026-11-25" for a daily digest

@@ -10,15 +10,17 @@ Modules, one job each: `polling` (the poll), `delivery` (instant alerts and dige
 `context` (the store and the compiled taxonomy every unit starts from).
 """
 
+from monitor.pipeline.checks import check_rules
 from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.cycle import config_summary, exclusive_loop, init, run_once
-from monitor.pipeline.delivery import send_alerts, send_digests
+from monitor.pipeline.delivery import preview_alert, send_alerts, send_digests, send_test_mail
 from monitor.pipeline.grouping import group_pending
 from monitor.pipeline.maintenance import feed_health, maintain, retag
 from monitor.pipeline.polling import DUE_SLACK, due_feeds, feed_batches, poll
 
 __all__ = [
     "DUE_SLACK",
+    "check_rules",
     "config_summary",
     "due_feeds",
     "exclusive_loop",
@@ -29,9 +31,11 @@ __all__ = [
     "maintain",
     "open_store",
     "poll",
+    "preview_alert",
     "retag",
     "run_once",
     "send_alerts",
     "send_digests",
+    "send_test_mail",
     "tagger_for",
 ]

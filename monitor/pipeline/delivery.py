@@ -5,60 +5,115 @@ that are due. Each e-mail is claimed in the ledger before it is sent, so nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from monitor import alerts as rules
 from monitor.clock import utcnow
-from monitor.config import AlertRule, Settings, Subscriber
-from monitor.mail import Mailer, MailError, render, render_notice
+from monitor.config import (
+    AlertRule,
+    ConfigError,
+    Settings,
+    Subscriber,
+    address_problem,
+    topic_labels,
+)
+from monitor.mail import Mailer, MailError, render, render_notice, render_test
 from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store
 from monitor.pipeline.grouping import group_pending
 from monitor.store import Store
 
-__all__ = ["ALERT_FIRST_RUN", "ALERT_OVERLAP", "send_alerts", "send_digests"]
+__all__ = [
+    "ALERT_FIRST_RUN",
+    "ALERT_OVERLAP",
+    "preview_alert",
+    "send_alerts",
+    "send_digests",
+    "send_test_mail",
+]
 
 log = logging.getLogger(__name__)
 
 ALERT_OVERLAP = timedelta(minutes=15)
 ALERT_FIRST_RUN = timedelta(hours=24)
+# The id of the stories data view in the shipped Kibana saved objects (monitor/resources/kibana).
+KIBANA_DATA_VIEW = "newsmon-stories"
 
 
 def _deliver(
     store: Store, settings: Settings, mails: Sequence[rules.PlannedMail], now: datetime
 ) -> dict[str, Any]:
-    """Claim each mail in the ledger, send it, mark it; a claimed-before mail is skipped."""
+    """Claim each mail in the ledger, send it; a claimed-before mail is skipped.
+
+    The claim (a create) goes one by one, just before each send: it is what makes a send at
+    most once. The `sent` marks go in one bulk request at the end (also when the run stops
+    on an error): until then a delivery reads `pending`, which is never re-sent either.
+    """
     sent, skipped, failed = 0, 0, []
     if not mails:
         return {"sent": 0, "already_sent": 0, "failed": []}
-    with Mailer(settings.smtp) as mailer:
-        for m in mails:
-            d = Delivery(
-                id=m.delivery_id,
-                subscriber=m.subscriber.email,
-                alert=m.rule.name,
-                mode=m.mode,
-                story_ids=[h.id for h in m.stories],
-                cluster_ids=[h.cluster_id for h in m.stories],
-                status="pending",
-                created_at=now,
-                period=m.period,
-            )
-            if not store.ledger.claim(d):
-                skipped += 1
-                continue
-            try:
-                mailer.send(render(m, settings.smtp.mail_from))
-            except MailError as e:
-                _failed(store, settings, mailer, d, str(e), now)
-                failed.append(str(e))
-                continue
-            store.ledger.mark(d.id, "sent", now=now)
-            log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
-            sent += 1
+    labels = topic_labels(settings.topics_path)
+    sent_ids: list[str] = []
+    try:
+        with Mailer(settings.smtp) as mailer:
+            for m in mails:
+                d = _delivery(m, now)
+                if not store.ledger.claim(d):
+                    skipped += 1
+                    continue
+                try:
+                    msg = render(
+                        m,
+                        settings.smtp.mail_from,
+                        now=now,
+                        labels=labels,
+                        contact=settings.operator_email,
+                    )
+                    mailer.send(msg)
+                except MailError as e:
+                    _failed(store, settings, mailer, d, str(e), now)
+                    failed.append(str(e))
+                    continue
+                sent_ids.append(d.id)
+                log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
+                sent += 1
+                if m.covers:
+                    store.ledger.cover([_covered(m, cid, now) for cid in m.covers])
+    finally:
+        for problem in store.ledger.mark_sent(sent_ids, now=now) if sent_ids else []:
+            log.error("delivery sent but not marked (stays pending, never re-sent): %s", problem)
     return {"sent": sent, "already_sent": skipped, "failed": failed}
+
+
+def _delivery(m: rules.PlannedMail, now: datetime) -> Delivery:
+    return Delivery(
+        id=m.delivery_id,
+        subscriber=m.subscriber.email,
+        alert=m.rule.name,
+        mode=m.mode,
+        story_ids=[h.id for h in m.stories],
+        cluster_ids=[h.cluster_id for h in m.stories],
+        status="pending",
+        created_at=now,
+        period=m.period,
+    )
+
+
+def _covered(m: rules.PlannedMail, delivery_id: str, now: datetime) -> Delivery:
+    """The ledger entry of an instant mail an over-cap mail stands for."""
+    return Delivery(
+        id=delivery_id,
+        subscriber=m.subscriber.email,
+        alert=m.rule.name,
+        mode="instant",
+        story_ids=[],
+        cluster_ids=[],
+        status="covered",
+        created_at=now,
+        error=f"announced by {m.delivery_id}",
+    )
 
 
 def _failed(
@@ -97,13 +152,26 @@ def _failed(
 
 
 def _attach_outlets(store: Store, mails: Sequence[rules.PlannedMail]) -> None:
-    outlets = store.stories.cluster_outlets(
-        sorted({h.cluster_id for m in mails for h in m.stories})
-    )
+    """Every stored report of each mailed event (all outlets and languages, linked)."""
+    reports = store.stories.event_reports(sorted({h.event_id for m in mails for h in m.stories}))
     for m in mails:
         for h in m.stories:
-            others = set(outlets.get(h.cluster_id, [])) | set(h.also_reported_by)
-            h.also_reported_by = sorted(others - {h.outlet})
+            h.add_reports(reports.get(h.event_id, []))
+
+
+def _still_owed(store: Store, mails: Sequence[rules.PlannedMail]) -> list[rules.PlannedMail]:
+    status = store.ledger.statuses([m.delivery_id for m in mails])
+    return [m for m in mails if status.get(m.delivery_id, "failed") == "failed"]
+
+
+def _cap_for(settings: Settings) -> Callable[[AlertRule], int]:
+    return lambda rule: rule.max_per_run or settings.alert_cap
+
+
+def _link_for(settings: Settings, start: datetime, end: datetime) -> Callable[[AlertRule], str]:
+    return lambda rule: rules.search_link(
+        rule.query, start, end, kibana_url=settings.kibana_url, data_view=KIBANA_DATA_VIEW
+    )
 
 
 def _owed(store: Store, delivery_id: str) -> bool:
@@ -143,6 +211,7 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
             "sent": 0,
             "already_sent": 0,
             "failed": [],
+            "capped": 0,
             "rule_errors": [],
         }
     # Stories a crashed or deferred poll left pending are grouped first: alerts see only
@@ -156,9 +225,14 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
     for e in rule_errors:
         log.warning("alert rule skipped: %s", e)
     mails = rules.plan_instant(ok_pairs, ok_results)
-    # Mails already in the ledger are dropped first, so no SMTP connection is opened just to
-    # skip them (the claim still guards against races).
-    todo = [m for m in mails if _owed(store, m.delivery_id)]
+    # Mails already in the ledger are dropped first (one mget), so no SMTP connection is
+    # opened just to skip them and the cap counts only what is owed (the claim still guards
+    # against races).
+    owed = _still_owed(store, mails)
+    todo = _still_owed(
+        store, rules.cap_instant(owed, _cap_for(settings), _link_for(settings, start, now))
+    )
+    capped = sum(m.more for m in todo if m.mode == "overflow")
     _attach_outlets(store, todo)
     try:
         outcome = _deliver(store, settings, todo, now)
@@ -168,14 +242,21 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
             "rules": len(pairs),
             "matched": len(mails),
             "sent": 0,
-            "already_sent": len(mails) - len(todo),
+            "already_sent": len(mails) - len(owed),
+            "capped": 0,
             "failed": [str(e)],
             "rule_errors": rule_errors,
         }
     if not outcome["failed"]:
         store.feeds.set_cursor("instant", now)
-    outcome["already_sent"] += len(mails) - len(todo)
-    return {"rules": len(pairs), "matched": len(mails), **outcome, "rule_errors": rule_errors}
+    outcome["already_sent"] += len(mails) - len(owed)
+    return {
+        "rules": len(pairs),
+        "matched": len(mails),
+        **outcome,
+        "capped": capped,
+        "rule_errors": rule_errors,
+    }
 
 
 def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -209,3 +290,64 @@ def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, A
         log.error("digests not sent: %s", e)
         outcome = {"sent": 0, "already_sent": 0, "failed": [str(e)]}
     return {"digests_due": len(due), **outcome, "rule_errors": rule_errors}
+
+
+def preview_alert(
+    settings: Settings, name: str, since: timedelta, now: datetime | None = None
+) -> dict[str, Any]:
+    """What the rule(s) called `name` would send for stories grouped in the last `since`:
+    each event once, and whether its e-mail is still owed. Sends nothing, writes nothing."""
+    now = now or utcnow()
+    pairs = [(s, r) for s in settings.subscribers for r in s.alerts if r.name == name]
+    if not pairs:
+        known = sorted({r.name for s in settings.subscribers for r in s.alerts})
+        raise ConfigError(
+            f"{settings.config_dir / 'subscribers.yaml'}: no alert rule named {name!r} "
+            f"(rules: {', '.join(known) or 'none'})"
+        )
+    store = open_store(settings)
+    store.refresh()
+    results = store.stories.search_window([r.query for _, r in pairs], now - since, now)
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for (sub, rule), res in zip(pairs, results, strict=True):
+        if isinstance(res, str):
+            errors.append(f"{sub.email} / {rule.name}: invalid query: {res}")
+            continue
+        mails = rules.plan_instant([(sub, rule)], [res])
+        status = store.ledger.statuses([m.delivery_id for m in mails])
+        for m in mails:
+            h = m.stories[0]
+            rows.append(
+                {
+                    "subscriber": sub.email,
+                    "mode": rule.mode,
+                    "title": h.title,
+                    "outlet": h.outlet,
+                    "languages": h.languages,
+                    "published": h.published,
+                    "url": h.url,
+                    "ledger": status.get(m.delivery_id, "owed" if rule.mode == "instant" else "-"),
+                }
+            )
+    return {
+        "rule": name,
+        "query": pairs[0][1].query,
+        "since": (now - since).isoformat(),
+        "events": len(rows),
+        "would_send": sum(1 for r in rows if r["ledger"] in ("owed", "failed")),
+        "matches": rows,
+        "rule_errors": errors,
+    }
+
+
+def send_test_mail(settings: Settings, address: str, now: datetime | None = None) -> dict[str, Any]:
+    """Send one test message to `address` with the configured SMTP settings."""
+    problem = address_problem(address)
+    if problem:
+        raise ConfigError(f"mail test: {problem}")
+    now = now or utcnow()
+    smtp = settings.smtp
+    with Mailer(smtp) as mailer:
+        mailer.send(render_test(address, smtp, now))
+    return {"sent_to": address, "smtp": f"{smtp.host}:{smtp.port} ({smtp.security})"}

@@ -79,6 +79,7 @@ def story_to_doc(story: Story, indexed_at: datetime) -> dict[str, Any]:
     doc["cluster_id"] = story.cluster_id or story.id
     doc["event_id"] = story.event_id or doc["cluster_id"]
     doc.pop("outlets")  # the cluster's outlets live on its primary, set when it is grouped
+    doc.pop("highlight")  # a property of one search's result, not of the story
     doc["grouped"] = False
     return doc
 

@@ -9,10 +9,11 @@ e-mail would make sending a hundred alerts take minutes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
 from monitor.models import Delivery
 from monitor.store.documents import delivery_from_doc, delivery_to_doc, iso
@@ -66,6 +67,60 @@ class Ledger:
         if status == "sent":
             doc["sent_at"] = iso(now)
         self.es.update(index=self.names.deliveries, id=delivery_id, doc=doc)
+
+    @translated
+    def mark_sent(self, ids: Sequence[str], *, now: datetime) -> list[str]:
+        """Mark many claimed deliveries `sent` in one bulk request; returns errors, one line
+        each. No refresh: the ledger is read by id (real time), never searched, while sending."""
+        actions = (
+            {
+                "_op_type": "update",
+                "_index": self.names.deliveries,
+                "_id": i,
+                "doc": {"status": "sent", "error": None, "sent_at": iso(now)},
+            }
+            for i in ids
+        )
+        return [
+            f"{item.get('update', {}).get('_id')}: {item.get('update', {}).get('error')}"
+            for ok, item in helpers.streaming_bulk(
+                self.es, actions, raise_on_error=False, raise_on_exception=False, max_retries=2
+            )
+            if not ok
+        ]
+
+    @translated
+    def statuses(self, ids: Sequence[str]) -> dict[str, str]:
+        """The ledger status of each id that is in the ledger: one `mget`, real time."""
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 1000):
+            res = self.es.mget(
+                index=self.names.deliveries, ids=list(ids[i : i + 1000]), source=["status"]
+            )
+            for doc in res["docs"]:
+                if doc.get("found"):
+                    out[doc["_id"]] = str(doc["_source"].get("status", ""))
+        return out
+
+    @translated
+    def cover(self, deliveries: Sequence[Delivery]) -> int:
+        """Record deliveries as `covered` (announced by an over-cap e-mail, never sent one by
+        one), in one bulk of creates: an id already in the ledger is left as it was."""
+        actions = (
+            {
+                "_op_type": "create",
+                "_index": self.names.deliveries,
+                "_id": d.id,
+                "_source": delivery_to_doc(d) | {"status": "covered"},
+            }
+            for d in deliveries
+        )
+        created = 0
+        for ok, _ in helpers.streaming_bulk(
+            self.es, actions, raise_on_error=False, raise_on_exception=False, max_retries=2
+        ):
+            created += int(ok)
+        return created
 
     @translated
     def get(self, delivery_id: str) -> Delivery | None:

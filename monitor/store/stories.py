@@ -7,6 +7,7 @@ counters are recomputed from the data (an aggregation) instead of incremented by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from monitor.models import Story
+from monitor.models import HIGHLIGHT_END, HIGHLIGHT_START, Story
 from monitor.store.documents import (
     GROUPED,
     PENDING,
@@ -35,6 +36,17 @@ __all__ = ["IndexReport", "StoryIndex"]
 _RULE_FIELDS = ["title^3", "summary", "content", "text_folded"]
 # Reading many stories over the alias must not fail on a month that retention just dropped.
 _LENIENT: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
+# The matched terms, for the alert e-mail's snippet: the whole title, one summary fragment (or
+# the summary's start when only another field matched). Any field of the query may mark them.
+_HIGHLIGHT: dict[str, Any] = {
+    "pre_tags": [HIGHLIGHT_START],
+    "post_tags": [HIGHLIGHT_END],
+    "require_field_match": False,
+    "fields": {
+        "title": {"number_of_fragments": 0},
+        "summary": {"fragment_size": 280, "number_of_fragments": 1, "no_match_size": 280},
+    },
+}
 
 
 @dataclass
@@ -241,12 +253,13 @@ class StoryIndex:
         window = {"range": {"grouped_at": {"gt": iso(start), "lte": iso(end)}}}
         bodies: list[dict[str, Any]] = []
         for q in queries:
-            rule = {"query_string": {"query": q, "fields": _RULE_FIELDS, "default_operator": "AND"}}
+            rule = _rule_query(q)
             bodies.append(
                 {
                     "size": page,
                     "sort": [{"grouped_at": "asc"}, {"id": "asc"}],
                     "query": {"bool": {"must": [rule], "filter": [window, GROUPED]}},
+                    "highlight": _HIGHLIGHT,
                 }
             )
         searches: list[dict[str, Any]] = []
@@ -259,7 +272,7 @@ class StoryIndex:
                 out.append(_rule_error(r["error"]))
                 continue
             hits = r["hits"]["hits"]
-            stories = [story_from_doc(h["_source"]) for h in hits]
+            stories = [_hit_story(h) for h in hits]
             while len(hits) == page:
                 more = self.es.search(
                     index=self.names.stories,
@@ -267,11 +280,52 @@ class StoryIndex:
                     size=page,
                     sort=body["sort"],
                     query=body["query"],
+                    highlight=_HIGHLIGHT,
                     **_LENIENT,
                 )
                 hits = more["hits"]["hits"]
-                stories += [story_from_doc(h["_source"]) for h in hits]
+                stories += [_hit_story(h) for h in hits]
             out.append(stories)
+        return out
+
+    @translated
+    def validate_queries(self, queries: Sequence[str]) -> list[str | None] | None:
+        """Elasticsearch's verdict on each alert-rule query (validate-query API, as alerts run
+        it): None for a valid query, else the reason in one line. None overall when there is
+        no stories index yet to validate against (run `newsmon init`)."""
+        if not self.es.indices.exists(index=self.names.stories):
+            return None
+        out: list[str | None] = []
+        for q in queries:
+            res = self.es.indices.validate_query(
+                index=self.names.stories, query=_rule_query(q), explain=True, **_LENIENT
+            )
+            if res.get("valid"):
+                out.append(None)
+                continue
+            errors = [e.get("error") for e in res.get("explanations", []) if e.get("error")]
+            out.append(_validation_reason(str(res.get("error") or (errors or ["invalid"])[0])))
+        return out
+
+    @translated
+    def event_reports(
+        self, event_ids: Sequence[str], per_event: int = 30
+    ) -> dict[str, list[Story]]:
+        """Every stored report of each event (all outlets and languages), oldest first."""
+        if not event_ids:
+            return {}
+        res = self.es.search(
+            index=self.names.stories,
+            query={"terms": {"event_id": list(event_ids)}},
+            size=min(10_000, per_event * len(event_ids)),
+            sort=[{"fetched_at": "asc"}, {"id": "asc"}],
+            source_excludes=["content", "lsh_bands", "evidence", "text_folded"],
+            **_LENIENT,
+        )
+        out: dict[str, list[Story]] = {}
+        for h in res["hits"]["hits"]:
+            s = story_from_doc(h["_source"])
+            out.setdefault(s.event_id or s.cluster_id, []).append(s)
         return out
 
     @translated
@@ -314,6 +368,28 @@ def _since(cutoff: datetime | None) -> dict[str, Any]:
     if cutoff is None:
         return {"match_all": {}}
     return {"range": {"fetched_at": {"gte": iso(cutoff)}}}
+
+
+def _rule_query(q: str) -> dict[str, Any]:
+    """An alert rule's Lucene query string as Elasticsearch runs it (the same as Kibana's)."""
+    return {"query_string": {"query": q, "fields": _RULE_FIELDS, "default_operator": "AND"}}
+
+
+def _validation_reason(text: str) -> str:
+    """The readable part of a validate-query error: Lucene's "Cannot parse ...: Encountered
+    ... at line 1, column N" without the list of expected tokens, else the first cause."""
+    parts = " ".join(text.split()).split("; ")
+    for part in parts:
+        if "Cannot parse" in part:
+            reason = part.split("Exception: ", 1)[-1].split(". Was expecting")[0]
+            return re.sub(r"^Cannot parse '.*?': ", "", reason)
+    return parts[0][:300]
+
+
+def _hit_story(hit: dict[str, Any]) -> Story:
+    story = story_from_doc(hit["_source"])
+    story.highlight = {k: " … ".join(v) for k, v in hit.get("highlight", {}).items()}
+    return story
 
 
 def _rule_error(err: Any) -> str:

@@ -187,7 +187,7 @@ def test_digest_goes_once_per_period(
     report: dict[str, Any] = pipeline.send_digests(s, now=later)
     assert report["sent"] == 1
     msg = smtp_server.wait_for(1)[0]
-    assert "digest: 1 story" in msg["Subject"]  # two copies, one cluster
+    assert "digest: 1 event" in msg["Subject"]  # two copies, one cluster: one event
     assert "Also reported by" in msg.get_body(preferencelist=("plain",)).get_content()
     assert pipeline.send_digests(s, now=later)["sent"] == 0
     assert pipeline.send_digests(s, now=later + timedelta(minutes=59))["digests_due"] == 0
@@ -247,3 +247,94 @@ def test_a_refused_delivery_is_given_up_after_its_tries_and_the_operator_told_on
     notice = next(m for m in mails if m.rcpt_tos == ["ops@x.org"])
     assert "given up" in str(notice["Subject"])
     assert "refuse@example.org" in notice.get_content()
+
+
+def test_over_the_cap_one_email_says_how_many_more_and_nothing_is_left_behind(
+    tmp_path: Path, smtp_server: MailCatcher, newsmon_env: dict[str, str]
+) -> None:
+    from monitor.pipeline.context import open_store
+
+    cfg = write_config(
+        tmp_path / "cfg", feeds=[], subscribers=[subscriber(instant_rule("summary:corridor"))]
+    )
+    s = load_settings(cfg, {**newsmon_env, "NEWSMON_ALERT_CAP": "100"})
+    pipeline.init(s, NOW)
+    store = open_store(s)
+    stories = [
+        make_story(n, when=NOW, summary="A trade corridor story", cluster_id=f"id{n}")
+        for n in range(120)
+    ]
+    store.stories.index(stories, now=NOW)
+    assert store.stories.apply_groups(stories, now=NOW) == []
+    report = pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))
+    assert (report["matched"], report["sent"], report["capped"]) == (120, 101, 20)
+    mails = smtp_server.wait_for(101)
+    over = [m for m in mails if "more" in str(m["Subject"])]
+    assert len(over) == 1
+    text = over[0].get_body(preferencelist=("plain",)).get_content()
+    assert "20 more matches" in text
+    assert "newsmon search summary:corridor --since" in text
+    # The 20 are recorded as announced: an overlapping later run owes nothing.
+    again = pipeline.send_alerts(s, now=NOW + timedelta(minutes=6))
+    assert (again["sent"], again["already_sent"], again["capped"]) == (0, 120, 0)
+    assert len(store.ledger.list(status="covered")) == 20
+
+
+def test_alert_email_highlights_matches_links_every_report_of_the_event_and_keeps_rtl_spaces(
+    tmp_path: Path, smtp_server: MailCatcher, newsmon_env: dict[str, str]
+) -> None:
+    from monitor.pipeline.context import open_store
+
+    hebrew = (
+        "שר החוץ הטורקי הודיע כי השגריר יחזור לתל אביב בשבוע הבא לאחר שיחות ממושכות "
+        "בין המשלחות בבירת אזרבייג'ן"
+    )
+    subs = [subscriber(instant_rule("corridor OR שיחות"), timezone="Europe/Istanbul")]
+    cfg = write_config(tmp_path / "cfg", feeds=[], subscribers=subs)
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    store = open_store(s)
+    en = make_story(
+        "en",
+        when=NOW,
+        title="Envoys agree on a corridor plan",
+        outlet="Wire A",
+        lang="en",
+        summary="Negotiators said the corridor would open in spring.",
+        cluster_id="en",
+        event_id="en",
+    )
+    tr = make_story(
+        "tr",
+        when=NOW,
+        title="Koridor planında uzlaşı",
+        outlet="Outlet Tr",
+        lang="tr",
+        summary="Müzakereciler baharda açılacağını söyledi.",
+        cluster_id="tr",
+        event_id="en",
+    )
+    he = make_story(
+        "he",
+        when=NOW,
+        title=hebrew,
+        outlet="Outlet He",
+        lang="he",
+        summary="לדברי גורם מדיני, השגריר ייפגש עם ראש הממשלה.",
+        cluster_id="he",
+        event_id="he",
+    )
+    store.stories.index([en, tr, he], now=NOW)
+    assert store.stories.apply_groups([en, tr, he], now=NOW) == []
+    report = pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))
+    assert report["sent"] == 2
+    by_subject = {str(m["Subject"]): m for m in smtp_server.wait_for(2)}
+    # The Hebrew subject folds and parses back (stdlib parser) with every space.
+    assert f"[newsmon] watch: {hebrew}" in by_subject
+    en_mail = by_subject["[newsmon] watch: Envoys agree on a corridor plan"]
+    html = en_mail.get_body(preferencelist=("html",)).get_content()
+    text = en_mail.get_body(preferencelist=("plain",)).get_content()
+    assert ">corridor</mark>" in html  # Elasticsearch's highlight
+    assert 'href="https://x.org/tr"' in html  # the Turkish report of the same event, linked
+    assert "Languages: en, tr" in text
+    assert str(en_mail["List-Unsubscribe"]).startswith("<mailto:")

@@ -81,3 +81,36 @@ def test_window_start_overlaps_the_last_run() -> None:
     assert window_start(
         None, now, overlap=timedelta(minutes=15), first_run=timedelta(days=1)
     ) == now - timedelta(days=1)
+
+
+def test_cap_keeps_the_first_mails_and_announces_the_rest_once() -> None:
+    from monitor.alerts import cap_instant, overflow_delivery_id
+
+    sub = Subscriber(email="a@example.org", alerts=[AlertRule(name="r", query="q")])
+    other = Subscriber(email="b@example.org", alerts=[AlertRule(name="r", query="q")])
+    stories = [make_story(f"s{i}", cluster_id=f"s{i}") for i in range(5)]
+    mails = plan_instant([(sub, sub.alerts[0]), (other, other.alerts[0])], [stories, stories[:2]])
+    capped = cap_instant(mails, lambda rule: 3, lambda rule: "LINK")
+    assert [m.mode for m in capped] == ["instant"] * 3 + ["overflow"] + ["instant"] * 2
+    over = capped[3]
+    assert (over.more, over.link, over.subscriber.email) == (2, "LINK", "a@example.org")
+    assert over.covers == [mails[3].delivery_id, mails[4].delivery_id]
+    assert over.delivery_id == overflow_delivery_id("A@example.org", "r", over.covers[::-1])
+
+
+def test_search_link_is_kibana_discover_when_configured_else_the_search_command() -> None:
+    from monitor.alerts import search_link
+
+    start, end = datetime(2026, 12, 31, 20, tzinfo=UTC), datetime(2026, 12, 31, 23, 47, tzinfo=UTC)
+    cmd = search_link("erdogan AND lang:tr", start, end, kibana_url=None, data_view="dv")
+    assert cmd == "newsmon search 'erdogan AND lang:tr' --since 4h"
+    url = search_link(
+        'people:"Ismail Haniyeh" OR it\'s',
+        start,
+        end,
+        kibana_url="https://k.example/",
+        data_view="dv",
+    )
+    assert url.startswith("https://k.example/app/discover#/?_g=(time:(from:'2026-12-31T19:00:00")
+    assert "dataViewId:'dv'" in url
+    assert "query:(language:lucene,query:'people:%22Ismail%20Haniyeh%22%20OR%20it!'s')" in url

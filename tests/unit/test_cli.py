@@ -240,3 +240,30 @@ def test_times_are_short_and_local() -> None:
         "2027-01-01 02:47:05 polled 3 feeds (1 failed), 7 new stories, 2 copies; "
         "alerts 1 sent, 0 failed; digests 0 sent",
     ]
+
+
+def test_config_check_names_subscriber_and_rule_of_a_broken_query_without_elasticsearch(
+    tmp_path: Path,
+) -> None:
+    from tests.factories import instant_rule, subscriber
+
+    subs = [
+        subscriber(
+            instant_rule("topics:turkey_israel", name="fine"),
+            instant_rule("topics:(hamas_leadership OR", name="Broken one"),
+            email="desk@example.org",
+        ),
+        subscriber(instant_rule('"unclosed phrase', name="Other"), email="b@example.org"),
+    ]
+    cfg = write_config(tmp_path, feeds=[], subscribers=subs)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run(
+        ["config", "check"], NEWSMON_CONFIG_DIR=str(cfg), NEWSMON_ES_URL=f"http://127.0.0.1:{port}"
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2, proc.stderr
+    assert "subscribers[0].alerts[1] (desk@example.org / Broken one): invalid query" in lines[0]
+    assert "subscribers[1].alerts[0] (b@example.org / Other): invalid query" in lines[1]

@@ -143,3 +143,52 @@ def test_example_subscribers_are_valid(tmp_path: Path) -> None:
 )
 def test_durations(raw: str | int, seconds: int) -> None:
     assert parse_duration(raw) == seconds
+
+
+def test_check_config_reports_every_problem_one_line_each(tmp_path: Path) -> None:
+    from monitor.config import check_config
+
+    cfg = make(
+        tmp_path,
+        feeds=FEEDS_OK.replace("https://example.org/b.xml", "ftp://example.org/b.xml"),
+        subscribers="""
+subscribers:
+  - email: no-at-sign
+    alerts: [{name: a, query: x}]
+  - email: desk@example.org
+    timezone: Mars/Olympus
+    alerts: [{name: b, query: y}]
+  - email: ok@example.org
+    alerts: [{name: kept, query: z}]
+""",
+    )
+    env = {
+        "NEWSMON_ES_URL": "http://127.0.0.1:9200,htp://es2:9200",
+        "NEWSMON_KIBANA_URL": "http://:5601",
+        "NEWSMON_MAIL_FROM": "newsmon@@example.org",
+        "NEWSMON_OPERATOR_EMAIL": "Ops <ops@example.org>",
+        "NEWSMON_SMTP_PORT": "70000",
+    }
+    check = check_config(cfg, env)
+    assert all("\n" not in p for p in check.problems)
+    assert len(check.problems) == 7, check.problems
+    text = "\n".join(check.problems)
+    assert "feeds.yaml: feeds[1].url: not an http(s) URL" in text
+    assert "subscribers.yaml: subscribers[0].email:" in text
+    assert "subscribers.yaml: subscribers[1].timezone: unknown time zone 'Mars/Olympus'" in text
+    assert "environment: NEWSMON_ES_URL: 'htp://es2:9200' is not an http(s) URL" in text
+    assert "environment: NEWSMON_KIBANA_URL: 'http://:5601' has no host name" in text
+    assert "environment: NEWSMON_MAIL_FROM: 'newsmon@@example.org' is not a valid address" in text
+    assert "environment: NEWSMON_SMTP_PORT: 70000 is not a port" in text
+    # The valid subscriber's rules are still there to be checked.
+    assert [s.email for s in check.subscribers] == ["ok@example.org"]
+    assert check.settings is None
+
+
+def test_check_config_loads_settings_when_all_is_well(tmp_path: Path) -> None:
+    from monitor.config import check_config
+
+    check = check_config(make(tmp_path), {"NEWSMON_MAIL_FROM": "Desk <desk@example.org>"})
+    assert check.problems == []
+    assert check.settings is not None
+    assert len(check.settings.feeds) == 2

@@ -28,6 +28,7 @@ PUBLIC = {
     ],
     "monitor.pipeline": [
         "DUE_SLACK",
+        "check_rules",
         "config_summary",
         "due_feeds",
         "exclusive_loop",
@@ -38,10 +39,12 @@ PUBLIC = {
         "maintain",
         "open_store",
         "poll",
+        "preview_alert",
         "retag",
         "run_once",
         "send_alerts",
         "send_digests",
+        "send_test_mail",
         "tagger_for",
     ],
     "monitor.resources": [
