@@ -49,11 +49,15 @@ ConfigOpt = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> None:
+def error_line(message: str) -> Text:
     # The message is data (it may quote a pattern such as [a-z0-9-]): Text, never markup.
     line = Text("error:", style="bold red")
     line.append(" " + " ".join(message.split()))
-    err.print(line, highlight=False, soft_wrap=True)
+    return line
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(error_line(message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -224,76 +228,6 @@ def poll(
     report = guarded(lambda: pipeline.poll(s, feed or None), s)
     _report_feed_errors(report)
     emit(report, as_json, _render_poll)
-
-
-alerts_app = typer.Typer(help="Send instant alerts (no subcommand), or preview a rule.")
-app.add_typer(alerts_app, name="alerts")
-mail_app = typer.Typer(no_args_is_help=True, help="Check that e-mail gets through.")
-app.add_typer(mail_app, name="mail")
-
-
-@alerts_app.callback(invoke_without_command=True)
-def alerts(ctx: typer.Context, config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Send instant alerts for stories indexed since the last run."""
-    from monitor import pipeline
-
-    if ctx.invoked_subcommand is not None:
-        return
-    s = settings(config_dir)
-    emit(guarded(lambda: pipeline.send_alerts(s), s), as_json, lambda r: _kv_table("Alerts", r))
-
-
-def _render_preview(r: dict[str, Any]) -> None:
-    t = Table(title=f"{r['rule']}: {r['events']} events since {r['since']}, {r['would_send']} owed")
-    for col in ("subscriber", "ledger", "outlet", "languages", "title", "url"):
-        t.add_column(col, overflow="fold")
-    for m in r["matches"]:
-        langs = ", ".join(m["languages"])
-        t.add_row(m["subscriber"], m["ledger"], m["outlet"], langs, m["title"], m["url"])
-    out.print(t)
-    for e in r["rule_errors"]:
-        err.print(f"[bold red]error:[/] {e}", highlight=False)
-
-
-@alerts_app.command("preview")
-def alerts_preview(
-    name: Annotated[str, typer.Argument(help="The rule's name in subscribers.yaml.")],
-    since: Annotated[str, typer.Option(help="How far back: 30m, 12h, 7d.")] = "7d",
-    config_dir: ConfigOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """What a rule would send for the stories of the last --since: sends and writes nothing."""
-    from datetime import timedelta
-
-    from monitor import pipeline
-
-    s = settings(config_dir)
-    try:
-        window = timedelta(seconds=parse_duration(since))
-    except ValueError as e:
-        fail(f"--since: {e}")
-    try:
-        report = guarded(lambda: pipeline.preview_alert(s, name, window), s)
-    except ConfigError as e:
-        fail(str(e))
-    emit(report, as_json, _render_preview)
-
-
-@mail_app.command("test")
-def mail_test(
-    address: Annotated[str, typer.Argument(help="Where to send the test message.")],
-    config_dir: ConfigOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Send one test message with the configured SMTP settings."""
-    from monitor import pipeline
-
-    s = settings(config_dir)
-    try:
-        report = guarded(lambda: pipeline.send_test_mail(s, address), s)
-    except ConfigError as e:
-        fail(str(e))
-    emit(report, as_json, lambda r: _kv_table("test message sent", r))
 
 
 @app.command()
@@ -520,7 +454,7 @@ def config_check(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None
             problems.append(f"{check.settings.topics_path}: file not found")
     if problems:
         for p in problems:
-            err.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+            err.print(error_line(p), highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     summary["queries_validated_by"] = queries["validated_by"]
     emit(summary, as_json, lambda r: _kv_table("configuration OK", r))
@@ -546,10 +480,22 @@ def _configure_logging() -> None:
         )
 
 
-# `search` and `kibana …` live in their own module; importing it registers them on `app`.
-from monitor import analyst_cli  # noqa: E402
+# `search`, `kibana …`, `alerts …` and `mail …` live in their own modules; importing them
+# registers them on `app`.
+from monitor import analyst_cli, delivery_cli  # noqa: E402
 
-__all__ = ["analyst_cli", "app", "duration", "emit", "fail", "guarded", "main", "settings"]
+__all__ = [
+    "analyst_cli",
+    "app",
+    "delivery_cli",
+    "duration",
+    "emit",
+    "error_line",
+    "fail",
+    "guarded",
+    "main",
+    "settings",
+]
 
 
 def main() -> None:
