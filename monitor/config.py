@@ -142,6 +142,8 @@ class ElasticsearchSettings:
     username: str | None = None
     password: str | None = None
     ca_certs: str | None = None
+    # Seconds one request may take before the client retries it (every write is idempotent).
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,7 @@ def settings_from_env(
         username=env.get("NEWSMON_ES_USERNAME") or None,
         password=env.get("NEWSMON_ES_PASSWORD") or None,
         ca_certs=env.get("NEWSMON_ES_CA_CERTS") or None,
+        timeout=float(max(1, _int(env, "NEWSMON_ES_TIMEOUT", 30))),
     )
     security = (env.get("NEWSMON_SMTP_SECURITY") or "starttls").lower()
     if security not in ("starttls", "tls", "none"):

@@ -25,7 +25,11 @@ __all__ = ["Store", "connect", "open_store"]
 
 def connect(es: ElasticsearchSettings) -> Elasticsearch:
     """A client for the configured cluster (API key or basic auth, optional CA bundle)."""
-    kwargs: dict[str, Any] = {"request_timeout": 30, "max_retries": 3, "retry_on_timeout": True}
+    kwargs: dict[str, Any] = {
+        "request_timeout": es.timeout,
+        "max_retries": 3,
+        "retry_on_timeout": True,
+    }
     if es.api_key:
         kwargs["api_key"] = es.api_key
     elif es.username:
