@@ -84,6 +84,13 @@ class FeedsFile(_Strict):
 _DIGEST = re.compile(r"^(daily|weekdays)\s+([01]\d|2[0-3]):([0-5]\d)$|^hourly$")
 
 
+def _one_line_name(v: str) -> str:
+    # Names go into e-mail headers (To, List-Id): a CR/LF there is a header injection.
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in v):
+        raise ValueError("must be one line with no control characters")
+    return v
+
+
 class AlertRule(_Strict):
     name: str
     query: str
@@ -92,6 +99,8 @@ class AlertRule(_Strict):
     # Instant e-mails one run sends for this rule before the rest go as one "N more" e-mail
     # (default NEWSMON_ALERT_CAP).
     max_per_run: int | None = Field(default=None, ge=1)
+
+    _name = field_validator("name")(_one_line_name)
 
     @field_validator("digest")
     @classmethod
@@ -106,6 +115,8 @@ class Subscriber(_Strict):
     name: str = ""
     timezone: str = "UTC"
     alerts: list[AlertRule] = Field(default_factory=list)
+
+    _name = field_validator("name")(_one_line_name)
 
     @field_validator("email")
     @classmethod

@@ -21,6 +21,7 @@ __all__ = [
     "POLICY",
     "encode_words",
     "from_header",
+    "header_text",
     "list_id",
     "list_unsubscribe",
 ]
@@ -61,12 +62,34 @@ def encode_words(text: str, linesep: str = "\n") -> str:
     return (linesep + " ").join(words)
 
 
+# Control characters (CR and LF above all) never reach a header.
+_CONTROLS = dict.fromkeys((*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)), " ")
+
+
+def header_text(value: str) -> str:
+    """Feed or configuration text fit for a header value: one line, no control character."""
+    return " ".join(value.translate(_CONTROLS).split())
+
+
 class _Policy(EmailPolicy):
-    """The default policy, except that a non-ASCII Subject is folded by `encode_words`."""
+    """The default policy, except for the Subject, which carries feed text.
+
+    The Subject is stored as written, never parsed: the standard library decodes RFC 2047
+    encoded words in a value it is given, so a title holding "=?utf-8?q?=0D=0ABcc:...?=" became
+    a real Bcc header (CVE-2024-6923, unfixed in this Python). A non-ASCII Subject, or one that
+    holds "=?", is folded by `encode_words`, inside which "=?" is plain data to every reader.
+    """
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if name.lower() == "subject" and isinstance(value, str):
+            return (name, header_text(value))
+        return super().header_store_parse(name, value)
 
     def _own(self, name: str, value: Any) -> str | None:
-        text = str(value)
-        if name.lower() != "subject" or text.isascii() or self.utf8:
+        if name.lower() != "subject":
+            return None
+        text = header_text(str(value))
+        if self.utf8 or (text.isascii() and "=?" not in text):
             return None
         return f"{name}: {encode_words(text, self.linesep)}{self.linesep}"
 

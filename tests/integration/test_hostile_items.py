@@ -18,9 +18,10 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from localdev.feedserver import FeedServer
+from localdev.mailcatcher import MailCatcher
 from monitor import pipeline
 from monitor.config import load_settings
-from tests.factories import NOW, served_feed, write_config
+from tests.factories import NOW, instant_rule, served_feed, subscriber, write_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 pytestmark = pytest.mark.integration
@@ -127,3 +128,28 @@ def test_a_body_cut_short_under_an_unchanged_etag_loses_nothing(
     # Now complete, the validators hold: the third poll is a 304.
     third = pipeline.poll(s, batch=["notices"], now=NOW + timedelta(minutes=30))
     assert third["feeds"][0]["status"] == "not modified"
+
+
+def test_a_title_carrying_an_encoded_bcc_reaches_only_the_subscriber(
+    tmp_path: Path,
+    served: FeedServer,
+    smtp_server: MailCatcher,
+    newsmon_env: dict[str, str],
+) -> None:
+    title = "Pilot boat news =?utf-8?q?=0D=0ABcc:_hidden@example.com?= harbour"
+    (Path(served.directory) / "pilots.xml").write_text(_rss(_item(1, title=title)), "utf-8")
+    cfg = write_config(
+        tmp_path / "cfg",
+        feeds=[served_feed(served, "pilots.xml")],
+        subscribers=[subscriber(instant_rule("title:pilot"))],
+    )
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    assert pipeline.poll(s, now=NOW)["stories_new"] == 1
+
+    assert pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))["sent"] == 1
+
+    (msg,) = smtp_server.wait_for(1)
+    assert msg.rcpt_tos == ["analyst@example.org"]
+    assert "Bcc" not in msg
+    assert "=?utf-8?q?=0D=0ABcc:_hidden@example.com?=" in str(msg["Subject"])

@@ -93,6 +93,15 @@ def test_feed_errors_are_one_line_naming_file_and_key(
             "      - {name: x, query: y, mode: weekly}\n",
             "subscribers[0].alerts[0].mode",
         ),
+        (  # a CR/LF in a name would reach the To and List-Id headers
+            'subscribers:\n  - email: a@example.org\n    name: "Desk\\r\\nBcc: x@evil.example"\n',
+            "subscribers[0].name: must be one line with no control characters",
+        ),
+        (
+            "subscribers:\n  - email: a@example.org\n    alerts:\n"
+            '      - {name: "watch\\nBcc: x@evil.example", query: y}\n',
+            "subscribers[0].alerts[0].name",
+        ),
     ],
 )
 def test_subscriber_errors(tmp_path: Path, subs: str, expected: str) -> None:

@@ -168,6 +168,33 @@ def test_long_rtl_subjects_parse_back_with_their_spaces(title: str) -> None:
     assert back.split() == ["[newsmon]", "Watch:", *title.split()]
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Pilot boat news =?utf-8?q?=0D=0ABcc:_hidden@example.com?= end",  # CVE-2024-6923
+        "Liman haberi =?utf-8?q?=0D=0ABcc:_hidden@example.com?= ğ",
+        "Pilot boat\r\nBcc: hidden@example.com news",
+        "Crane\x00 inspected",
+    ],
+)
+def test_feed_text_never_becomes_a_header(title: str) -> None:
+    sub = Subscriber(email="desk@example.org")
+    rule = AlertRule(name="Watch", query="q")
+    msg = render(PlannedMail("i-1", sub, rule, "instant", [make_hit(1, title=title)]), "n@x.org")
+    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert not re.search(r"^bcc:", head, re.I | re.M)
+    assert "\x00" not in head
+    back = roundtrip(msg)
+    assert "Bcc" not in back
+    subject = str(back["Subject"])
+    assert subject.startswith("[newsmon] Watch: ")
+    assert "\r" not in subject
+    assert "\n" not in subject
+    if "=?" in title:  # shown as the literal text the feed had, not decoded
+        assert "=?utf-8?q?=0D=0ABcc:_hidden@example.com?=" in subject
+
+
 def test_encoded_words_keep_every_space_and_stay_short() -> None:
     text = "كلمة " * 40 + "אחת " * 40
     folded = encode_words(text.strip(), "\r\n")
