@@ -148,9 +148,10 @@ class DemoFeeds:
             return self.stories.last_step
         return int((time.monotonic() - self._t0) // self.reveal_every)
 
-    def tick(self) -> list[str]:
-        """Rewrite the feeds if a new step came; returns the ids of items revealed now."""
-        step = min(self.current_step(), self.stories.last_step)
+    def tick(self, step: int | None = None) -> list[str]:
+        """Rewrite the feeds if a new step came (or `step` is given and newer); returns the ids
+        of the items revealed now."""
+        step = min(self.current_step() if step is None else step, self.stories.last_step)
         if step <= self.step:
             return []
         revealed = [i.id for i in self.stories.items if self.step < i.step <= step]

@@ -413,6 +413,49 @@ def config_check(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None
     emit(summary, as_json, lambda r: _kv_table("configuration OK", r))
 
 
+mail_app = typer.Typer(no_args_is_help=True, help="Read the mail folder of the local stack.")
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("list")
+def mail_list(
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Folder of .eml files (make up's mail catcher).")
+    ] = Path("var/mail"),
+    as_json: JsonOpt = False,
+) -> None:
+    """The e-mails in a folder, oldest first: file, date, recipients, subject."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from rich.markup import escape
+
+    if not folder.is_dir():
+        fail(f"{folder}: no such folder (start the stack with `make up`, or pass --dir)")
+    rows = []
+    for path in sorted(folder.glob("*.eml")):
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes(), headersonly=True)
+        rows.append(
+            {
+                "file": path.name,
+                "date": str(msg.get("Date", "")),
+                "to": str(msg.get("X-Envelope-To") or msg.get("To", "")),
+                "subject": str(msg.get("Subject", "")),
+            }
+        )
+
+    def render(r: dict[str, Any]) -> None:
+        t = Table(title=f"{r['count']} e-mails in {r['dir']}")
+        for col in ("file", "date", "to", "subject"):
+            t.add_column(col, overflow="fold")
+        for row in r["mails"]:
+            # Subjects start with "[newsmon]", which rich would take for a style tag.
+            t.add_row(*(escape(row[c]) for c in ("file", "date", "to", "subject")))
+        out.print(t)
+
+    emit({"dir": str(folder), "count": len(rows), "mails": rows}, as_json, render)
+
+
 def _env_config_dir() -> str:
     import os
 
