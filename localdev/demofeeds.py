@@ -5,7 +5,7 @@ writes one RSS 2.0 file per outlet into a directory, holding the items whose ste
 (step x ``reveal_every`` seconds after start), rewrites the files as later steps come, and
 serves the directory with :class:`localdev.feedserver.FeedServer` (ETag, Last-Modified and 304
 answers included). So the scheduled polls of a running demo keep finding new stories, and a
-feed that did not change is answered 304.
+feed that did not change is answered 304. SIGUSR1 brings the next step forward at once.
 
 CLI (``make up`` starts it in the background)::
 
@@ -142,11 +142,14 @@ class DemoFeeds:
         self.started = datetime.now(UTC).replace(microsecond=0)
         self._t0 = time.monotonic()
         self.step = -1
+        # Steps brought forward on request (SIGUSR1): the end-to-end test reveals a story when
+        # it wants one rather than waiting for the clock.
+        self.skipped = 0
 
     def current_step(self) -> int:
         if self.reveal_every <= 0:
             return self.stories.last_step
-        return int((time.monotonic() - self._t0) // self.reveal_every)
+        return int((time.monotonic() - self._t0) // self.reveal_every) + self.skipped
 
     def tick(self, step: int | None = None) -> list[str]:
         """Rewrite the feeds if a new step came (or `step` is given and newer); returns the ids
@@ -197,22 +200,29 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"demofeeds: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
         return 1
-    stopping = threading.Event()
+    stopping, wake = threading.Event(), threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.set()
+        wake.set()
+
+    def _next_step(signum: int, frame: FrameType | None) -> None:
+        feeds.skipped += 1
+        wake.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGUSR1, _next_step)
     print(json.dumps({"serving": server.base_url, "dir": str(args.dir), "step": 0}), flush=True)
     try:
-        while not stopping.wait(1.0):
+        while not stopping.is_set():
+            wake.wait(1.0)
+            wake.clear()
             revealed = feeds.tick()
             if revealed:
                 stamp = datetime.now(UTC).isoformat(timespec="seconds")
-                print(
-                    json.dumps({"at": stamp, "step": feeds.step, "revealed": revealed}), flush=True
-                )
+                line = {"at": stamp, "step": feeds.step, "revealed": revealed}
+                print(json.dumps(line), flush=True)
     finally:
         server.stop()
     return 0
