@@ -563,6 +563,9 @@ def _start(cfg: StackConfig, state: dict[str, Any]) -> None:
         airflow_log,
         cfg.start_timeout,
     )
+    # The scheduler starts the last tick's run only on a fresh database; after a restart the
+    # next poll would wait for the next 5-minute tick. One manual run polls whatever is due now.
+    state["first_poll"] = api.trigger("newsmon_poll")
     state["airflow_url"] = api.url
     state["airflow_password"] = None if cfg.all_admins else api.password()
 
@@ -744,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report))
         else:
             _print_status(report)
-        return 0 if any(r["running"] for r in report["components"]) else 1
+        return 0
     feeds = args.feeds
     if feeds is not None and not feeds.is_file():
         print(f"stack: {feeds}: no such feeds file (FEEDS=config/feeds.yaml?)", file=sys.stderr)
