@@ -458,11 +458,12 @@ def up(cfg: StackConfig) -> dict[str, Any]:
     if already is not None:
         return {**already, "already_running": True}
     t0 = time.monotonic()
-    for port, what in ((cfg.api_port, "Airflow API"), (cfg.smtp_port, "mail catcher")):
+    wanted = [(cfg.api_port, "Airflow", "AIRFLOW_PORT"), (cfg.smtp_port, "mail", "SMTP_PORT")]
+    if cfg.demo:
+        wanted.append((cfg.demo_port, "demo feeds", "DEMO_PORT"))
+    for port, what, variable in wanted:
         if _port_open(port):
-            raise StackError(f"port {port} ({what}) is taken: pick another (see `make help`)")
-    if cfg.demo and _port_open(cfg.demo_port):
-        raise StackError(f"port {cfg.demo_port} (demo feeds) is taken: pick another DEMO_PORT")
+            raise StackError(f"port {port} ({what}) is taken: choose another, e.g. {variable}=...")
     for sub in ("mail", "log", "run"):
         (cfg.run_dir / sub).mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {
