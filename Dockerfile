@@ -14,6 +14,10 @@ COPY --chown=airflow:0 monitor /opt/newsmon/src/monitor
 # downgrading the Airflow the image was built and tested with while it resolves newsmon's deps.
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "/opt/newsmon/src[airflow,celery]"
 
+# The simple auth manager's passwords file lives in the named volume mounted here; Docker seeds
+# a new named volume with this directory, so it is owned by the airflow user (uid 50000).
+RUN mkdir -p /opt/airflow/auth && chmod 0770 /opt/airflow/auth
+
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 # config/ brings feeds.yaml and topics.yaml. The index templates and Kibana objects are package
 # data of the wheel installed above (monitor/resources/); .dockerignore keeps config/'s symlinks
@@ -33,4 +37,4 @@ assert not b.import_errors, b.import_errors; \
 assert len(b.dags) == 4, sorted(b.dags); print('DAGs:', ', '.join(sorted(b.dags)))" \
  && python -c "import monitor.resources as r; \
 [r.index_template(k) for k in r.INDEX_TEMPLATE_KINDS]; r.kibana_saved_objects()" \
- && newsmon --help >/dev/null
+ && newsmon --version && python -m monitor --help >/dev/null

@@ -12,6 +12,10 @@ requests with 304, like a well-behaved CDN. Extra routes under `/_/` misbehave o
     /_/big-unsized/<bytes>     a body of that size, without Content-Length
     /_/gzip/<name>             a feed file sent gzip-encoded
 
+A file `<name>.cut` beside a served file, holding a byte count, makes the server send only
+that many bytes of it under the whole file's ETag and Last-Modified (a cache that stored a
+partial object): delete it and the same validators now stand for the whole file.
+
 `latency` (seconds, default 0) delays every response by that much, like a distant server: the
 Celery scaling test serves its feeds with 50 ms.
 
@@ -159,6 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self._not_modified(etag, mtime):
             self._reply(304, headers=headers, send_body=send_body)
             return
+        cut = self.server.file_path(name + ".cut")
+        if cut is not None:
+            data = data[: int(cut.read_text().strip() or "0")]
         if gzipped:
             data = gzip.compress(data)
             headers["Content-Encoding"] = "gzip"

@@ -18,13 +18,21 @@ from typing import Annotated, Any, TextIO, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from monitor.config import ConfigError, Settings, load_settings, parse_duration
 
+# rich_markup_mode=None: help text is printed as written. With Rich markup on, "[env
+# NEWSMON_CONFIG_DIR, ./config]" and "[a-z0-9-]" would be read as style tags and vanish.
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="newsmon: news monitoring pipeline."
+    add_completion=False,
+    no_args_is_help=True,
+    help="newsmon: news monitoring pipeline.",
+    rich_markup_mode=None,
 )
-config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate the configuration.")
+config_app = typer.Typer(
+    no_args_is_help=True, help="Inspect and validate the configuration.", rich_markup_mode=None
+)
 app.add_typer(config_app, name="config")
 
 out = Console()
@@ -42,8 +50,20 @@ ConfigOpt = Annotated[
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # The message is data (it may quote a pattern such as [a-z0-9-]): Text, never markup.
+    line = Text("error:", style="bold red")
+    line.append(" " + " ".join(message.split()))
+    err.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def duration(option: str, value: str) -> int:
+    """Seconds in a duration option ("5m"), or a one-line error naming the option."""
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        fail(f"{option}: {e}")
+        raise AssertionError from None  # unreachable: fail() raises
 
 
 def settings(config_dir: Path | None) -> Settings:
@@ -78,12 +98,9 @@ def emit(report: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]
 
 
 def _kv_table(title: str, report: dict[str, Any]) -> None:
-    t = Table(title=title, show_header=False)
-    for k, v in report.items():
-        if isinstance(v, list):
-            v = "\n".join(map(str, v)) if v else "—"
-        t.add_row(k, str(v))
-    out.print(t)
+    from monitor.display import report_tables
+
+    out.print(report_tables(title, report))
 
 
 def _render_poll(r: dict[str, Any]) -> None:
@@ -93,12 +110,12 @@ def _render_poll(r: dict[str, Any]) -> None:
     for row in r["feeds"]:
         style = "red" if row["status"] == "error" else None
         t.add_row(
-            row["feed"],
+            Text(row["feed"]),
             row["status"],
             str(row["items"]),
             str(row["new"]),
             str(row["warnings"]),
-            row["error"] or "",
+            Text(row["error"] or ""),
             style=style,
         )
     out.print(t)
@@ -115,7 +132,27 @@ def _report_feed_errors(r: dict[str, Any]) -> None:
     # One line per failing feed on stderr, so a cron mail or log shows them without the table.
     for row in r["feeds"]:
         if row["status"] == "error":
-            err.print(f"feed {row['feed']}: {row['error']}", highlight=False, soft_wrap=True)
+            err.print(Text(f"feed {row['feed']}: {row['error']}"), highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"newsmon {version('newsmon')}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """newsmon: news monitoring pipeline."""
 
 
 @app.command()
@@ -136,8 +173,10 @@ def run(
 ) -> None:
     """Poll due feeds, index new stories, send due alerts and digests; once or in a loop."""
     from monitor import pipeline
+    from monitor.clock import utcnow
+    from monitor.display import cycle_line
 
-    pause = parse_duration(interval)
+    pause = duration("--interval", interval)
     s = settings(config_dir)
     if once:
         report = guarded(partial(pipeline.run_once, s), s)
@@ -150,9 +189,14 @@ def run(
         with pipeline.exclusive_loop(s, timedelta(seconds=pause)) as renew:
             while True:
                 s = settings(config_dir)  # re-read each cycle: config edits apply at once
-                report = guarded(partial(pipeline.run_once, s), s)
+                started = utcnow()
+                report = guarded(partial(pipeline.run_once, s, started), s)
                 _report_feed_errors(report["poll"])
-                emit(report, as_json, _render_run)
+                # A loop runs for days: one timestamped line per cycle, not a page of tables.
+                if as_json:
+                    emit({"at": started.isoformat(), **report}, True, _render_run)
+                else:
+                    out.print(Text(cycle_line(started, report)), highlight=False, soft_wrap=True)
                 renew()
                 time.sleep(pause)
     except StoreError as e:  # the lease: another loop runs on this prefix, or took over
@@ -359,10 +403,7 @@ def retag(
     from monitor import pipeline
 
     s = settings(config_dir)
-    try:
-        period = timedelta(seconds=parse_duration(since))
-    except ValueError as e:
-        fail(f"--since: {e}")
+    period = timedelta(seconds=duration("--since", since))
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("re-tagging", total=None)
         report = guarded(
@@ -382,17 +423,9 @@ def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return pipeline.feed_health(s)
 
     def render(r: dict[str, Any]) -> None:
-        t = Table(title="Feed health")
-        for col in ("feed", "last_polled", "last_success", "failures", "stories", "error"):
-            t.add_column(col, overflow="fold")
-        for row in r["feeds"]:
-            t.add_row(
-                *[str(row[c] or "") for c in ("feed", "last_polled", "last_success")],
-                str(row["failures"]),
-                str(row["stories"]),
-                row["error"] or "",
-            )
-        out.print(t)
+        from monitor.display import feed_health_table
+
+        out.print(feed_health_table(r["feeds"]))
 
     emit(guarded(load, s), as_json, render)
 
@@ -428,7 +461,7 @@ def mail_list(
     from email import policy
     from email.parser import BytesParser
 
-    from rich.markup import escape
+    from rich.text import Text
 
     if not folder.is_dir():
         fail(f"{folder}: no such folder (start the stack with `make up`, or pass --dir)")
@@ -449,8 +482,8 @@ def mail_list(
         for col in ("file", "date", "to", "subject"):
             t.add_column(col, overflow="fold")
         for row in r["mails"]:
-            # Subjects start with "[newsmon]", which rich would take for a style tag.
-            t.add_row(*(escape(row[c]) for c in ("file", "date", "to", "subject")))
+            # Text, not markup: subjects start with "[newsmon]".
+            t.add_row(*(Text(row[c]) for c in ("file", "date", "to", "subject")))
         out.print(t)
 
     emit({"dir": str(folder), "count": len(rows), "mails": rows}, as_json, render)
@@ -474,6 +507,12 @@ def _configure_logging() -> None:
             level=getattr(logging, level, logging.INFO),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+
+
+# `search` and `kibana …` live in their own module; importing it registers them on `app`.
+from monitor import analyst_cli  # noqa: E402
+
+__all__ = ["analyst_cli", "app", "duration", "emit", "fail", "guarded", "main", "settings"]
 
 
 def main() -> None:

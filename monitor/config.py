@@ -166,9 +166,14 @@ class Settings:
     dedupe_window_days: int = 7
     retention_months: int = 24
     kibana_url: str | None = None
+    # Where people reach Kibana (links in `newsmon search`), when not kibana_url itself.
+    kibana_public_url: str | None = None
     # A delivery whose send failed this many times is given up (and the operator told once).
     max_send_attempts: int = 5
     operator_email: str | None = None
+    # Entries read from one feed body; the rest are reported (a 100,000-entry feed is an attack
+    # or a broken export, not news).
+    max_entries_per_feed: int = 1000
 
     @property
     def topics_path(self) -> Path:
@@ -302,6 +307,8 @@ def load_settings(
         dedupe_window_days=_int(env, "NEWSMON_DEDUPE_WINDOW_DAYS", 7),
         retention_months=_int(env, "NEWSMON_RETENTION_MONTHS", 24),
         kibana_url=env.get("NEWSMON_KIBANA_URL") or None,
+        kibana_public_url=env.get("NEWSMON_KIBANA_PUBLIC_URL") or None,
         max_send_attempts=max(1, _int(env, "NEWSMON_MAX_SEND_ATTEMPTS", 5)),
         operator_email=env.get("NEWSMON_OPERATOR_EMAIL") or None,
+        max_entries_per_feed=max(1, _int(env, "NEWSMON_MAX_ENTRIES_PER_FEED", 1000)),
     )

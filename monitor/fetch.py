@@ -155,11 +155,12 @@ def _needs_lookup(
 
 async def _check_url_async(
     url: str, *, allow_private: bool, allowed_hosts: Collection[str], executor: Executor
-) -> None:
-    """`check_url_allowed` without blocking the event loop on DNS."""
+) -> str | None:
+    """`check_url_allowed` without blocking the event loop on DNS; returns the checked address
+    to connect to when the host name was looked up (None: connect as usual)."""
     target = _needs_lookup(url, allow_private=allow_private, allowed_hosts=allowed_hosts)
     if target is None:
-        return
+        return None
     host, port, display = target
     loop = asyncio.get_running_loop()
     try:
@@ -168,7 +169,30 @@ async def _check_url_async(
         )
     except (socket.gaierror, UnicodeError):
         raise FetchRefused(f"DNS lookup failed for host {display}") from None
-    _refuse_if_private(display, [str(info[4][0]) for info in infos])
+    addresses = [str(info[4][0]) for info in infos]
+    _refuse_if_private(display, addresses)
+    return addresses[0] if addresses else None
+
+
+def _pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The request for `url` sent to the `address` the guard checked: (URL, headers, extensions).
+
+    Connecting by name would resolve it a second time, and a name whose DNS answer changes
+    between the two lookups (DNS rebinding) would slip a private address past the guard. The
+    URL carries the address; the Host header and TLS SNI (which is also the name the
+    certificate is verified against) carry the name. Only the first address is tried: a
+    host whose first address is down fails this poll rather than being looked up again.
+
+    The connection pool keys connections by address, so a kept-alive connection opened with
+    one name's SNI could carry another name's request on a shared CDN address:
+    `Connection: close` leaves no idle connection to reuse.
+    """
+    if address is None:
+        return url, {}, {}
+    parsed = httpx.URL(url)
+    headers = {"Host": parsed.netloc.decode("ascii"), "Connection": "close"}
+    extensions = {"sni_hostname": parsed.raw_host.decode("ascii")}
+    return str(parsed.copy_with(host=address)), headers, extensions
 
 
 def _describe(exc: BaseException, url: str, timeout: float) -> str:
@@ -237,23 +261,27 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
     url = req.url
     # Redirects are followed by hand so the SSRF guard sees every hop, not just the first.
     for _hop in range(MAX_REDIRECTS + 1):
-        await _check_url_async(
+        address = await _check_url_async(
             url,
             allow_private=opts.allow_private,
             allowed_hosts=opts.allowed_hosts,
             executor=opts.executor,
         )
-        async with client.stream("GET", url, headers=headers) as response:
+        target, host_header, extensions = _pinned(url, address)
+        async with client.stream(
+            "GET", target, headers={**headers, **host_header}, extensions=extensions
+        ) as response:
             status = response.status_code
             if response.has_redirect_location:
-                url = str(response.url.join(response.headers["location"]))
+                # Against the URL by name: response.url carries the pinned address.
+                url = str(httpx.URL(url).join(response.headers["location"]))
                 continue
             result = FetchResult(
                 feed_id=req.feed_id,
                 url=req.url,
                 ok=False,
                 status=status,
-                final_url=str(response.url),
+                final_url=url,
                 content_type=response.headers.get("content-type"),
                 # A 304 may omit the validators; the ones we sent are still current.
                 etag=response.headers.get("etag") or (req.etag if status == 304 else None),

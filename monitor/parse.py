@@ -7,6 +7,7 @@ stream (never a string) so it cannot mistake the body for a URL or a file name t
 from __future__ import annotations
 
 import calendar
+import hashlib
 import html
 import io
 import re
@@ -45,6 +46,27 @@ _SOFT_BOZO = (
 _LANG = re.compile(r"^[a-z]{2,3}$")
 _TITLE_FROM_SUMMARY_CHARS = 120
 _SUMMARY_FROM_CONTENT_CHARS = 600
+# Per-item limits, so one absurd item is cut down instead of failing its whole feed (a 32 KB
+# link or GUID is over Elasticsearch's term limit; a 1 MB title is no headline). A raw field is
+# cut before its HTML is stripped, at a size no real field reaches.
+MAX_TITLE_CHARS = 500
+MAX_SUMMARY_CHARS = 5_000
+MAX_CONTENT_CHARS = 200_000
+MAX_LINK_CHARS = 2_048
+MAX_GUID_CHARS = 512
+_MAX_AUTHORS = 10
+_RAW_FACTOR = 8  # raw (HTML) characters read per character kept
+# Entries read from one feed unless the caller says otherwise (settings.max_entries_per_feed).
+MAX_ENTRIES = 1_000
+# Entity expansion: what an internal DTD may add to a body before it is refused. feedparser's
+# fallback parser expands entities without limit once expat's own amplification guard trips
+# (a 40 KB feed reached 5.8 GB), so the bound is checked on the bytes, before any parser runs.
+MAX_ENTITY_EXPANSION = 1_000_000
+MAX_ENTITY_DECLARATIONS = 100
+_ENTITY_DECL = re.compile(
+    rb"""<!ENTITY\s+(%\s+)?([^\s>]+)\s+(?:"([^"]*)"|'([^']*)'|[^>]*)\s*>""", re.DOTALL
+)
+_ENTITY_REF = re.compile(rb"[&%]([A-Za-z_:][\w.:-]*);")
 
 
 @dataclass
@@ -55,6 +77,9 @@ class ParseResult:
     error: str | None = None  # one line; set when no entries could be read at all
     warnings: list[str] = field(default_factory=list)
     feed_title: str | None = None
+    # False when the body was not well-formed (cut short, say): what was read is kept, but the
+    # feed's validators must not advance, or a 304 would hide the rest for good.
+    complete: bool = True
 
 
 def html_to_text(html_fragment: str) -> str:
@@ -67,8 +92,78 @@ def html_to_text(html_fragment: str) -> str:
     return _collapse(html.unescape(stripped))
 
 
+# Deleted from every stored text: control characters (a NUL in a title reaches the email's
+# Subject raw), and the bidirectional overrides, embeddings and isolates, zero-width space and
+# stray byte-order marks that make a title read differently from what it says ("Invoice
+# \u202egnp.exe" displays as "Invoice exe.png"). Joiners (U+200C, U+200D) stay: Persian,
+# Arabic and emoji need them.
+_UNSAFE_CHARS = dict.fromkeys(
+    (
+        *range(0x00, 0x09),
+        *range(0x0E, 0x1C),
+        0x7F,
+        *range(0x80, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0x200B,
+        0xFEFF,
+    )
+)
+
+
 def _collapse(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(text.translate(_UNSAFE_CHARS).split())
+
+
+def entity_bomb(body: bytes) -> str | None:
+    """Why the body's internal DTD would expand too far, or None (the usual: no entity at all).
+
+    Each declared entity's expanded size is its value's length plus what its own references
+    expand to; the body's references are added up the same way. Hand-written: defusedxml
+    refuses every entity, and real feeds (RSS 0.91 with HTML entity sets) declare a few.
+    """
+    text = body
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM: look at it as text
+        try:
+            text = body.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if b"<!ENTITY" not in text:
+        return None
+    decls = list(_ENTITY_DECL.finditer(text))
+    if len(decls) > MAX_ENTITY_DECLARATIONS:
+        return (
+            f"the feed declares {len(decls)} XML entities (limit {MAX_ENTITY_DECLARATIONS}); "
+            "not parsed"
+        )
+    values = {m.group(2): m.group(3) or m.group(4) or b"" for m in decls}
+    sizes: dict[bytes, int] = {}
+
+    def size(name: bytes, depth: int = 0) -> int:
+        if name in sizes:
+            return sizes[name]
+        value = values.get(name)
+        if value is None or depth > 20:  # undeclared (a predefined one) or a cycle: its name
+            return len(name) + 2
+        sizes[name] = len(value)  # provisional, so a self-reference terminates
+        total = len(value)
+        for ref in _ENTITY_REF.finditer(value):
+            total += size(ref.group(1), depth + 1)
+            if total > MAX_ENTITY_EXPANSION:
+                break
+        sizes[name] = total
+        return total
+
+    total = 0
+    for ref in _ENTITY_REF.finditer(text, decls[-1].end() if decls else 0):
+        if ref.group(1) in values:
+            total += size(ref.group(1))
+            if total > MAX_ENTITY_EXPANSION:
+                return (
+                    f"the feed's XML entities expand to more than {MAX_ENTITY_EXPANSION} "
+                    "bytes; not parsed"
+                )
+    return None
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -156,7 +251,7 @@ def _content(entry: Mapping[str, Any]) -> str | None:
     texts = []
     for item in entry.get("content") or []:
         if isinstance(item, Mapping) and isinstance(item.get("value"), str):
-            text = _detail_text(item["value"], item)
+            text = _detail_text(item["value"][: MAX_CONTENT_CHARS * _RAW_FACTOR], item)
             if text:
                 texts.append(text)
     # Feeds that offer several content variants (plain and HTML) repeat one text; keep the fullest.
@@ -179,8 +274,16 @@ def parse_feed(
     fetched_at: datetime,
     default_lang: str | None = None,
     content_type: str | None = None,
+    max_entries: int = MAX_ENTRIES,
 ) -> ParseResult:
-    """Read the stories of one feed body; a feed with no readable entry gives `error`."""
+    """Read the stories of one feed body; a feed with no readable entry gives `error`.
+
+    At most `max_entries` entries are read (feeds list the newest first); the rest are
+    reported in a warning.
+    """
+    bomb = entity_bomb(body)
+    if bomb is not None:
+        return ParseResult(stories=[], error=f"malformed feed: {bomb}", complete=False)
     # The charset in Content-Type outranks the XML declaration (RFC 7303); without a header,
     # application/xml lets the declaration decide instead of flagging a missing type.
     headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
@@ -208,6 +311,10 @@ def parse_feed(
         return ParseResult(stories=[], feed_title=feed_title)
 
     warnings: list[str] = []
+    complete = True
+    if len(entries) > max_entries:
+        warnings.append(f"feed has {len(entries)} entries; read the first {max_entries}")
+        entries = entries[:max_entries]
     if parsed.get("bozo"):
         bozo_exc = parsed.get("bozo_exception")
         reason = (
@@ -219,6 +326,7 @@ def parse_feed(
             # The XML itself was fine; the server mislabelled its type or charset.
             warnings.append(f"feed content type or encoding: {reason}")
         else:
+            complete = False
             warnings.append(
                 f"feed is not well-formed ({reason}); read {len(entries)} entries anyway"
             )
@@ -242,7 +350,7 @@ def parse_feed(
         )
         if story is not None:
             stories.append(story)
-    return ParseResult(stories=stories, warnings=warnings, feed_title=feed_title)
+    return ParseResult(stories=stories, warnings=warnings, feed_title=feed_title, complete=complete)
 
 
 def _story(
@@ -257,10 +365,12 @@ def _story(
     default_lang: str | None,
     warnings: list[str],
 ) -> Story | None:
-    title = _detail_text(str(entry.get("title") or ""), entry.get("title_detail"))
+    title = _limited(entry, "title", MAX_TITLE_CHARS)
     link = _link(entry, base_url)
-    guid_raw = entry.get("id")
-    guid = guid_raw.strip() if isinstance(guid_raw, str) and guid_raw.strip() else None
+    if link is not None and len(link) > MAX_LINK_CHARS:
+        warnings.append(f"entry {position}: link longer than {MAX_LINK_CHARS} characters; dropped")
+        link = None
+    guid = _guid(entry.get("id"))
     if not title and not link:
         warnings.append(f"entry {position}: no title and no link; skipped")
         return None
@@ -269,8 +379,10 @@ def _story(
         warnings.append(f"entry {position} ({_one_line(title, 60)}): no link and no GUID; skipped")
         return None
 
-    summary = _detail_text(str(entry.get("summary") or ""), entry.get("summary_detail"))
+    summary = _limited(entry, "summary", MAX_SUMMARY_CHARS)
     content = _content(entry)
+    if content is not None:
+        content = _truncate_words(content, MAX_CONTENT_CHARS)
     if content and (not summary or summary == content):
         # feedparser copies the body into `summary` when an entry has no summary of its own;
         # a summary is a teaser, the full text belongs in `content`.
@@ -300,5 +412,21 @@ def _story(
         guid=guid,
         content=content,
         lang=_entry_language(entry, feed_lang, default_lang),
-        authors=_authors(entry),
+        authors=[_one_line(a, 200) for a in _authors(entry)[:_MAX_AUTHORS]],
     )
+
+
+def _limited(entry: Mapping[str, Any], key: str, limit: int) -> str:
+    """A text field cut to `limit` characters at a word boundary (its raw HTML cut first)."""
+    raw = str(entry.get(key) or "")[: limit * _RAW_FACTOR]
+    return _truncate_words(_detail_text(raw, entry.get(f"{key}_detail")), limit)
+
+
+def _guid(raw: object) -> str | None:
+    """The entry's GUID; one too long to store as a term is replaced by its SHA-256."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    guid = raw.strip()
+    if len(guid) > MAX_GUID_CHARS:
+        return "sha256:" + hashlib.sha256(guid.encode("utf-8", "replace")).hexdigest()
+    return guid

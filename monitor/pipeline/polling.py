@@ -107,6 +107,9 @@ class _Outcome:
     error: str | None
     validators: tuple[str | None, str | None] | None  # None: keep the stored ones
     new: int = 0
+    # The body was cut short or not well-formed: drop the validators, so the next poll asks
+    # for the whole feed even when the server's ETag did not change.
+    forget_validators: bool = False
 
     def apply(self, feed_id: str, current: FeedState | None, now: datetime) -> FeedState:
         st = current or FeedState(feed_id=feed_id, url=self.url)
@@ -117,7 +120,9 @@ class _Outcome:
             st.consecutive_failures += 1
         else:
             st.last_success, st.last_error, st.consecutive_failures = now, None, 0
-        if self.validators is not None:
+        if self.forget_validators:
+            st.etag = st.last_modified = None
+        elif self.validators is not None:
             etag, modified = self.validators
             st.etag = etag or (st.etag if same_url else None)
             st.last_modified = modified or (st.last_modified if same_url else None)
@@ -128,7 +133,8 @@ class _Outcome:
 class _Batch:
     """What one poll learnt feed by feed: report rows, outcomes, parsed stories."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
         self.rows: dict[str, dict[str, Any]] = {}
         self.outcomes: dict[str, _Outcome] = {}
         self.stories: list[Story] = []
@@ -143,6 +149,7 @@ class _Batch:
             "error": None,
         }
         error = _feed_error(res)
+        complete = True
         if error is None and res.not_modified:
             row["status"] = "not modified"
         elif error is None:
@@ -154,7 +161,9 @@ class _Batch:
                 fetched_at=now,
                 default_lang=f.language,
                 content_type=res.content_type,
+                max_entries=self.max_entries,
             )
+            complete = parsed.complete
             if parsed.error:
                 error = parsed.error
             else:
@@ -167,7 +176,9 @@ class _Batch:
             row["status"], row["error"] = "error", error
             log.warning("feed %s failed: %s", f.id, error)
         validators = None if error else (res.etag, res.last_modified)
-        self.outcomes[f.id] = _Outcome(f.url, res.status, error, validators)
+        self.outcomes[f.id] = _Outcome(
+            f.url, res.status, error, validators, forget_validators=not complete
+        )
         self.rows[f.id] = row
 
 
@@ -190,7 +201,7 @@ def poll(
         concurrency=settings.fetch_concurrency,
         allow_private=settings.allow_private_feeds,
     )
-    b = _Batch()
+    b = _Batch(settings.max_entries_per_feed)
     for f, res in zip(feeds, results, strict=True):
         b.record(f, res, now)
 

@@ -13,6 +13,7 @@ Modules:
 - `leases`: one holder at a time for a named job (grouping, the `run --interval` loop).
 - `feeds`: feed polling state and alert cursors.
 - `ledger`: the delivery ledger (claim before send, mark after).
+- `search`: searches for people (`newsmon search`): Lucene query, filters, one row per event.
 - `client`: `connect`, and `Store`, which holds one of each of the above.
 """
 
@@ -21,6 +22,7 @@ from monitor.store.errors import StoreError
 from monitor.store.leases import LeaseBusy
 from monitor.store.lookup import BatchLookup
 from monitor.store.names import IndexNames, monthly_index, retention_cutoff
+from monitor.store.search import SearchHit, SearchRequest, SearchResult
 from monitor.store.stories import IndexReport
 
 __all__ = [
@@ -28,6 +30,9 @@ __all__ = [
     "IndexNames",
     "IndexReport",
     "LeaseBusy",
+    "SearchHit",
+    "SearchRequest",
+    "SearchResult",
     "Store",
     "StoreError",
     "connect",

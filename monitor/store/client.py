@@ -17,6 +17,7 @@ from monitor.store.ledger import Ledger
 from monitor.store.lifecycle import Lifecycle
 from monitor.store.lookup import BatchLookup
 from monitor.store.names import IndexNames
+from monitor.store.search import StorySearch
 from monitor.store.stories import StoryIndex
 
 __all__ = ["Store", "connect", "open_store"]
@@ -44,8 +45,8 @@ def _url_of(client: Elasticsearch) -> str:
 
 class Store:
     """newsmon's data in Elasticsearch, by kind: ``stories``, ``feeds`` (state and cursors),
-    ``ledger`` (deliveries), ``leases`` (one holder per job) and ``lifecycle`` (templates,
-    retention, merges).
+    ``ledger`` (deliveries), ``leases`` (one holder per job), ``lifecycle`` (templates,
+    retention, merges) and ``search`` (searches for people: `newsmon search`).
 
     Every method takes and returns newsmon records and raises only `StoreError`.
     """
@@ -65,6 +66,7 @@ class Store:
         self.ledger = Ledger(client, self.names, self.url)
         self.lifecycle = Lifecycle(client, self.names, self.url)
         self.leases = Leases(client, self.names, self.url, clock)
+        self.search = StorySearch(client, self.names, self.url)
 
     def lookup(self) -> BatchLookup:
         """A fresh dedupe candidate lookup for one grouping pass."""

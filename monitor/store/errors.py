@@ -12,7 +12,7 @@ from typing import ParamSpec, Protocol, TypeVar
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
-from elasticsearch import ApiError
+from elasticsearch import ApiError, UnsupportedProductError
 from elasticsearch.helpers import BulkIndexError, ScanError
 
 __all__ = ["StoreError", "translated", "translated_iter"]
@@ -49,6 +49,15 @@ def describe(exc: BaseException, url: str) -> StoreError:
             "(start it or set NEWSMON_ES_URL)",
             unreachable=True,
         )
+    if isinstance(exc, UnsupportedProductError) or (
+        isinstance(exc, ApiError) and not isinstance(exc.body, dict)
+    ):
+        # Another web server (or a proxy's error page) answered: its body may be a whole HTML
+        # page, which says nothing useful on one line.
+        return StoreError(
+            f"{url} answered HTTP {exc.meta.status} with {_what(exc.body)}, not Elasticsearch: "
+            "check NEWSMON_ES_URL (host, port, http/https)"
+        )
     if isinstance(exc, ApiError):
         reason = exc.message
         if isinstance(exc.body, dict):
@@ -63,6 +72,17 @@ def describe(exc: BaseException, url: str) -> StoreError:
     if isinstance(exc, BulkIndexError | ScanError):
         return StoreError(f"Elasticsearch at {url}: {_one_line(exc)}")
     return StoreError(f"Elasticsearch at {url}: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _what(body: object) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    head = text.lstrip()[:200].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<html" in head:
+        return "an HTML page"
+    if not text.strip():
+        return "an empty body"
+    line = _one_line(text)
+    return repr(line[:80] + ("…" if len(line) > 80 else ""))
 
 
 _CLIENT_ERRORS = (TransportError, ApiError, BulkIndexError, ScanError)

@@ -47,8 +47,14 @@ class IndexReport:
 def _bulk_reason(item: dict[str, Any], op: str) -> str:
     info = item.get(op, {})
     err = info.get("error", {})
-    reason = err.get("reason", err) if isinstance(err, dict) else err
+    reason = " ".join(str(err.get("reason", err) if isinstance(err, dict) else err).split())
+    # Elasticsearch quotes the offending value, which can be a megabyte: one line, capped.
+    if len(reason) > _MAX_REASON:
+        reason = reason[: _MAX_REASON - 1] + "…"
     return f"{info.get('_id')}: {reason}"
+
+
+_MAX_REASON = 300
 
 
 class StoryIndex:

@@ -36,7 +36,7 @@ class Story:
     tags: frozenset[str] = frozenset()  # every tag some mention carries: rules skip early
     _scenes: dict[str, heads.Scene] = field(default_factory=dict)
     _scoped: dict[str, list[Mention]] = field(default_factory=dict)
-    _units: dict[str, list[list[Mention]]] = field(default_factory=dict)
+    _units: dict[str, list[tuple[list[Mention], frozenset[str]]]] = field(default_factory=dict)
     _governed: dict[tuple[int, frozenset[str], frozenset[str]], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -59,11 +59,15 @@ class Story:
             self._scoped[scope] = out
         return out
 
-    def units(self, scope: str) -> list[list[Mention]]:
-        """The groups of mentions a pair must share in a scope."""
+    def units(self, scope: str) -> list[tuple[list[Mention], frozenset[str]]]:
+        """The groups of mentions a pair must share in a scope, each with the tags its entity
+        mentions carry (most units lack one side: a set test skips them)."""
         out = self._units.get(scope)
         if out is None:
-            out = _pair_units(scope, self.mentions)
+            out = [
+                (u, frozenset().union(*(m.tags for m in u if m.entity >= 0)))
+                for u in _pair_units(scope, self.mentions)
+            ]
             self._units[scope] = out
         return out
 
@@ -94,7 +98,10 @@ def _in_scope(m: Mention, scope: str, lead: int) -> bool:
 
 def _possible(rule: Rule, tags: frozenset[str]) -> bool:
     """Whether the story carries the tags the rule needs at all (most stories lack some)."""
-    return all(not need.isdisjoint(tags) for need in rule.needs)
+    for need in rule.needs:  # noqa: SIM110 - a plain loop: this runs for every rule of every story
+        if need.isdisjoint(tags):
+            return False
+    return True
 
 
 def evaluate(rule: Rule, story: Story) -> Hit | None:
@@ -195,7 +202,9 @@ def _head_evidence(rule: Rule, story: Story) -> Hit | None:
 def _pair_evidence(rule: Rule, story: Story) -> Hit | None:
     """A pair rule: the evidence of the first unit (title, sentence or story) where it fires."""
     sides = rule.a | rule.b
-    for unit in story.units(rule.scope):
+    for unit, tags in story.units(rule.scope):
+        if rule.a.isdisjoint(tags) or rule.b.isdisjoint(tags):
+            continue
         evidence = _pair_in_unit(rule, unit, sides, story)
         if evidence is not None:
             return Hit(evidence)
@@ -225,18 +234,9 @@ def _pair_in_unit(
     b_side = [m for m in unit if m.entity >= 0 and m.tags & rule.b]
     if not a_side or not b_side:  # before the governor reading, which costs the most here
         return None
-    if rule.governed_by:
-        a_side = [m for m in a_side if not _governed(m, sides, rule, story)]
-        b_side = [m for m in b_side if not _governed(m, sides, rule, story)]
-    pairs = ((x, y) for x in a_side for y in b_side if x.entity != y.entity)
-    if rule.between:
-        pairs = ((x, y) for x, y in pairs if _linked_by(x, y, unit, rule.between, story))
-    pair = next(pairs, None)
-    if pair is None:
+    evidence = _first_pair(rule, unit, a_side, b_side, sides, story)
+    if evidence is None:
         return None
-    evidence = list(pair)
-    if rule.between:
-        evidence.append(_linked_by(*pair, unit, rule.between, story) or pair[0])
     if rule.with_:
         extra = next((m for m in unit if m.tags & rule.with_), None)
         if extra is None:
@@ -245,6 +245,33 @@ def _pair_in_unit(
     if _is_listing(rule, unit, sides):
         return None
     return evidence
+
+
+def _first_pair(
+    rule: Rule,
+    unit: list[Mention],
+    a_side: list[Mention],
+    b_side: list[Mention],
+    sides: frozenset[str],
+    story: Story,
+) -> list[Mention] | None:
+    """The first (a, b) pair of distinct entities that no third party governs (and that a
+    `between` mention links), with that link. The governor reading is the costly part: it is
+    asked lazily, only of mentions a pair still depends on."""
+    for x in a_side:
+        if rule.governed_by and _governed(x, sides, rule, story):
+            continue
+        for y in b_side:
+            if x.entity == y.entity:
+                continue
+            if rule.governed_by and _governed(y, sides, rule, story):
+                continue
+            if not rule.between:
+                return [x, y]
+            link = _linked_by(x, y, unit, rule.between, story)
+            if link is not None:
+                return [x, y, link]
+    return None
 
 
 def _linked_by(

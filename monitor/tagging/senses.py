@@ -56,6 +56,12 @@ class SenseBook:
             for si, s in enumerate(self.senses):
                 if ent.name in s.entities or (s.tags and s.tags & ent.tags):
                     self._by_entity.setdefault(ei, []).append(si)
+        # The senses that need no sense phrase in the field: most fields hold none, and then
+        # only these are worth asking.
+        self._unphrased: dict[int, list[int]] = {
+            ei: [si for si in sis if self.senses[si].capitalized_after]
+            for ei, sis in self._by_entity.items()
+        }
 
     def phrases(self) -> Iterator[tuple[str, int, str]]:
         """(phrase as written, sense index, 'before' or 'after') for the automaton."""
@@ -69,7 +75,8 @@ class SenseBook:
         self, ei: int, key: str, start: int, end: int, f: FieldText, spans: SenseSpans
     ) -> Sense | None:
         """The sense that rules entity `ei` out for the match [start, end) of alias `key`."""
-        for si in self._by_entity.get(ei, ()):
+        by_entity = self._by_entity if spans.starts or spans.ends else self._unphrased
+        for si in by_entity.get(ei, ()):
             s = self.senses[si]
             if s.aliases and key not in s.aliases:
                 continue
@@ -98,11 +105,12 @@ def _prev_word_end(mt: str, start: int) -> int:
 
 def _given_name_first(f: FieldText, end: int) -> bool:
     """Whether a capitalised name follows the match in running text (so it was a given name)."""
-    if f.title_case or end >= len(f.mt) or f.mt[end] != " ":
+    if end >= len(f.mt) or f.mt[end] != " ":
         return False
     raw_end = f.offsets[end - 1] + 1
     m = _NEXT_NAME.match(f.raw, raw_end)
-    return m is not None and m.group(1) not in _NOT_A_NAME
+    # Title Case last: it reads the whole field (once, then cached), the others one word.
+    return m is not None and m.group(1) not in _NOT_A_NAME and not f.title_case
 
 
 def sense_keys(book: SenseBook) -> Iterator[tuple[str, bool, str, int, str]]:

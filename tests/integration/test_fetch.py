@@ -296,3 +296,28 @@ def test_fetch_feeds_works_inside_a_running_event_loop(feeds: FeedServer) -> Non
 
 def test_empty_request_list() -> None:
     assert fetch_feeds([]) == []
+
+
+def test_a_name_rebound_to_loopback_after_the_check_is_never_connected(
+    feeds: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DNS rebinding: the name answers a public address to the guard, then loopback to whoever
+    # asks next. The resolver is the one thing faked here; the feed server is real and must
+    # see no request, because the fetch connects to the address the guard checked.
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def rebinding(host: object, port: object, *args: object, **kwargs: object) -> object:
+        name = host.decode() if isinstance(host, bytes) else host  # anyio passes IDNA bytes
+        if name == "rebind.newsmon.test":
+            address = "93.184.215.14" if not answers else "127.0.0.1"
+            answers.append(address)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.newsmon.test:{feeds.port}/wire-a.xml"
+    result = fetch_one(url, allow_private=False, timeout=3.0)
+    assert not result.ok
+    assert answers == ["93.184.215.14"]  # looked up once, by the guard
+    assert feeds.requests == []

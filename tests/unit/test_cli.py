@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.factories import feed, write_config
+from tests.recorder import RecordingServer
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWSMON = Path(sys.executable).parent / "newsmon"
@@ -109,3 +110,133 @@ def test_unreachable_elasticsearch_is_one_line_exit_1() -> None:
     assert proc.stderr.strip().count("\n") == 0
     assert "cannot reach Elasticsearch" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ---- the CLI defects of issue 12 -----------------------------------------------------------
+
+
+def test_brackets_survive_in_validation_errors(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, feeds=[feed("Bad_ID", "https://x.org/rss")], topics=False)
+    proc = run(["config", "check"], NEWSMON_CONFIG_DIR=str(cfg))
+    assert proc.returncode == 2
+    assert "feeds[0].id: String should match pattern '^[a-z0-9][a-z0-9-]*$'" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_brackets_survive_in_help() -> None:
+    proc = run(["init", "--help"])
+    assert proc.returncode == 0, proc.stderr
+    # Help text wraps at the terminal width: compare with whitespace collapsed.
+    assert "[env NEWSMON_CONFIG_DIR, ./config]" in " ".join(proc.stdout.split())
+    top = run(["--help"])
+    assert "search" in top.stdout
+    assert "kibana" in top.stdout
+
+
+def test_bad_duration_is_one_line_not_a_traceback() -> None:
+    for args in (["run", "--interval", "5x"], ["retag", "--since", "soon"]):
+        proc = run(args)
+        assert proc.returncode == 2, args
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert "is not a duration like 30s, 10m, 2h or 1d" in proc.stderr
+    assert "--interval: '5x'" in run(["run", "--interval", "5x"]).stderr
+
+
+def test_another_web_server_at_the_es_url_is_one_short_line() -> None:
+    page = (
+        b"<!DOCTYPE html>\n<html>\n<head><title>Not Found</title></head>\n<body>\n"
+        + b"<p>This is some other web server.</p>\n" * 40
+        + b"</body>\n</html>\n"
+    )
+    for status in (404, 200):
+        with RecordingServer(status=status, body=page, content_type="text/html") as web:
+            proc = run(["feeds"], NEWSMON_ES_URL=web.url)
+        assert proc.returncode == 1
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert "<html" not in proc.stderr.lower()
+        assert f"{web.url} answered HTTP {status} with an HTML page, not Elasticsearch" in (
+            proc.stderr
+        )
+        assert "NEWSMON_ES_URL" in proc.stderr
+        assert len(proc.stderr) < 200
+
+
+def test_version_and_python_dash_m() -> None:
+    from importlib.metadata import version
+
+    proc = run(["--version"])
+    assert proc.returncode == 0
+    assert proc.stdout == f"newsmon {version('newsmon')}\n"
+    module = subprocess.run(
+        [sys.executable, "-m", "monitor", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert module.returncode == 0, module.stderr
+    assert module.stdout == proc.stdout
+    config = subprocess.run(
+        [sys.executable, "-m", "monitor", "config", "check", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "NEWSMON_CONFIG_DIR": str(ROOT / "config")},
+    )
+    assert config.returncode == 0, config.stderr
+    assert json.loads(config.stdout)["feeds"] >= 10
+
+
+def test_report_tables_show_records_as_rows_not_dict_reprs() -> None:
+    from rich.console import Console
+
+    from monitor.display import report_tables
+
+    report = {
+        "dropped_indices": [],
+        "compacted_indices": ["newsmon-stories-2026.11"],
+        "unhealthy_feeds": [
+            {"feed": "wire-a", "problem": "3 failures: HTTP 503 [retry later]"},
+            {"feed": "wire-b", "problem": "never polled"},
+        ],
+        "stuck_deliveries": [],
+        "grouping": {"events": 2, "passes": 1},
+    }
+    console = Console(width=120, record=True, color_system=None)
+    console.print(report_tables("Maintenance", report))
+    text = console.export_text()
+    assert "{'" not in text
+    assert "[retry later]" in text
+    assert "unhealthy feeds" in text
+    assert "wire-b" in text
+    assert "never polled" in text
+    assert "events: 2, passes: 1" in text
+
+
+def test_times_are_short_and_local() -> None:
+    code = (
+        "from monitor.display import local_time, cycle_line\n"
+        "from datetime import datetime, UTC\n"
+        "print(local_time('2026-12-31T23:47:00+00:00'))\n"
+        "print(local_time(None) == '')\n"
+        "r = {'poll': {'feeds_polled': 3, 'feeds_failed': 1, 'stories_new': 7,"
+        " 'duplicates_clustered': 2}, 'alerts': {'sent': 1, 'failed': []},"
+        " 'digests': {'sent': 0}}\n"
+        "print(cycle_line(datetime(2026, 12, 31, 23, 47, 5, tzinfo=UTC), r))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TZ": "Europe/Istanbul"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "2027-01-01 02:47",
+        "True",
+        "2027-01-01 02:47:05 polled 3 feeds (1 failed), 7 new stories, 2 copies; "
+        "alerts 1 sent, 0 failed; digests 0 sent",
+    ]

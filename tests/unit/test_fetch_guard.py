@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.fetch import FetchRefused, check_url_allowed
+from monitor.fetch import FetchRefused, _pinned, check_url_allowed
 
 HINT = "set NEWSMON_ALLOW_PRIVATE_FEEDS=true to allow"
 
@@ -146,3 +146,27 @@ def test_any_private_range_address_is_refused(
     host = f"[{ip}]" if ip.version == 6 else str(ip)
     with pytest.raises(FetchRefused, match="a private address"):
         check_url_allowed(f"http://{host}/feed", allow_private=False)
+
+
+def test_a_looked_up_host_is_requested_at_the_checked_address_under_its_name() -> None:
+    url, headers, extensions = _pinned("https://xn--bcher-kva.example:8443/feed?x=1", "2001:db8::7")
+    assert url == "https://[2001:db8::7]:8443/feed?x=1"
+    assert headers == {"Host": "xn--bcher-kva.example:8443", "Connection": "close"}
+    assert extensions == {"sni_hostname": "xn--bcher-kva.example"}  # TLS checks the name
+
+
+def test_an_unlooked_up_url_is_requested_as_it_is() -> None:
+    assert _pinned("http://127.0.0.1:8081/a.xml", None) == ("http://127.0.0.1:8081/a.xml", {}, {})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/feed.xml",  # 127.0.0.1 written as one decimal number
+        "http://0x7f000001/feed.xml",  # and in hexadecimal
+        "http://localhost:8081/feed.xml",  # a name that resolves to a private address
+    ],
+)
+def test_names_and_numbers_that_resolve_to_loopback_are_refused(url: str) -> None:
+    with pytest.raises(FetchRefused, match="private address"):
+        check_url_allowed(url, allow_private=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.parse import ParseResult, html_to_text, parse_feed
+from monitor.parse import MAX_TITLE_CHARS, ParseResult, html_to_text, parse_feed
 from monitor.urls import canonical_url, story_id
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
@@ -446,3 +446,111 @@ def test_body_is_never_taken_for_a_url_or_a_path() -> None:
     assert result.error is not None
     result = parse(str(FEEDS / "wire-a.xml").encode())
     assert result.stories == []
+
+
+# --- hostile items and bodies (issue #15): limits instead of a failed feed ---------------------
+
+
+def _item(title: str, link: str, guid: str = "", summary: str = "A short note.") -> str:
+    guid_xml = f'<guid isPermaLink="false">{guid}</guid>' if guid else ""
+    return (
+        f"<item><title>{title}</title><link>{link}</link>{guid_xml}"
+        f"<description>{summary}</description></item>"
+    )
+
+
+def test_a_one_megabyte_title_is_cut_to_a_headline() -> None:
+    words = "ministers met again to talk about the port " * 25_000  # about 1 MB
+    res = parse(rss(_item(words, "https://news.example.com/a/1")))
+    (story,) = res.stories
+    assert len(story.title) <= MAX_TITLE_CHARS + 1
+    assert story.title.startswith("ministers met again")
+    assert story.title.endswith("…")
+
+
+def test_an_overlong_link_is_dropped_and_the_guid_identifies_the_item() -> None:
+    long_link = "https://news.example.com/a?q=" + "x" * 32_000
+    res = parse(rss(_item("Port talks resume", long_link, guid="urn:port-talks-7")))
+    (story,) = res.stories
+    assert story.url == ""
+    assert story.guid == "urn:port-talks-7"
+    assert story.id == story_id(None, "urn:port-talks-7", "test-feed")
+    assert any("link longer than" in w for w in res.warnings)
+
+
+def test_an_overlong_guid_is_replaced_by_its_hash_and_stays_stable() -> None:
+    guid = "tag:example.com," + "g" * 32_000
+    body = rss(_item("Port talks resume", "", guid=guid))
+    first, second = parse(body).stories[0], parse(body).stories[0]
+    assert first.guid is not None
+    assert first.guid.startswith("sha256:")
+    assert len(first.guid) == len("sha256:") + 64
+    assert first.id == second.id
+
+
+def test_entries_beyond_the_cap_are_reported_not_read() -> None:
+    items = "".join(_item(f"Item {i}", f"https://news.example.com/i/{i}") for i in range(30))
+    raw = rss(items).encode()
+    res = parse_feed(
+        raw,
+        feed_id="big",
+        outlet="Big",
+        base_url="https://news.example.com/feed",
+        fetched_at=FETCHED,
+        max_entries=20,
+    )
+    assert len(res.stories) == 20
+    assert res.stories[0].title == "Item 0"  # feeds list the newest first: those are kept
+    assert "feed has 30 entries; read the first 20" in res.warnings
+
+
+def _dtd(decls: str, body_refs: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{decls}]><rss version="2.0"><channel>'
+        f"<title>T</title><item><title>Entity test</title><link>https://e.example.com/1</link>"
+        f"<description>{body_refs}</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.timeout(60)  # unbounded expansion would take minutes and gigabytes, not fail
+def test_quadratic_entity_blow_up_is_refused_before_parsing() -> None:
+    body = _dtd(f'<!ENTITY a "{"A" * 10_000}">', "&a;" * 10_000)  # 40 KB -> 100 MB
+    res = parse(body)
+    assert res.stories == []
+    assert res.error is not None
+    assert "entities expand to more than" in res.error
+    assert not res.complete
+
+
+@pytest.mark.timeout(60)
+def test_billion_laughs_is_refused_before_parsing() -> None:
+    decls = '<!ENTITY l0 "ha">' + "".join(
+        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    res = parse(_dtd(decls, "&l9;"))
+    assert res.error is not None
+    assert "entities expand" in res.error
+
+
+def test_utf16_entity_bomb_is_seen_through_the_bom() -> None:
+    text = _dtd(f'<!ENTITY a "{"B" * 10_000}">', "&a;" * 200).decode()
+    body = text.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-16"?>')
+    res = parse(body.encode("utf-16"))
+    assert res.error is not None
+    assert "entities expand" in res.error
+
+
+def test_a_few_small_declared_entities_still_parse() -> None:
+    res = parse(_dtd('<!ENTITY nbsp "&#160;"><!ENTITY mdash "&#8212;">', "Talks&mdash;resumed"))
+    assert res.error is None
+    assert res.stories[0].summary == "Talks\u2014resumed"
+
+
+def test_a_body_cut_short_is_read_but_marked_incomplete() -> None:
+    items = "".join(_item(f"Item {i}", f"https://news.example.com/i/{i}") for i in range(10))
+    whole = rss(items).encode()
+    cut = whole[: whole.index(b"<item><title>Item 6")] + b"<item><title>Ite"
+    res = parse(cut)
+    assert [s.title for s in res.stories][:6] == [f"Item {i}" for i in range(6)]
+    assert not res.complete
+    assert parse(whole).complete
