@@ -355,7 +355,7 @@ def _write_config(cfg: StackConfig) -> Path:
         shutil.copyfile(cfg.feeds, target / "feeds.yaml")
         subscribers = REPO_ROOT / "config" / "subscribers.yaml"
         if not subscribers.exists():
-            shutil.copyfile(REPO_ROOT / "config" / "subscribers.example.yaml", subscribers)
+            subscribers = REPO_ROOT / "config" / "subscribers.example.yaml"
         shutil.copyfile(subscribers, target / "subscribers.yaml")
     return target
 
