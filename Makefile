@@ -2,7 +2,10 @@
 #   make test   set everything up (venv, Elasticsearch download) and run lint, types and all tests
 #   make test-clock   only the shifted-clock runs (localdev/clockshift.py)
 #   make unit   the fast loop: lint, types and the pure tests (tests/unit) only; no service needed
-#   make up     start a local Elasticsearch and mail catcher, then poll the shipped feeds on a loop
+#   make up     start, in the background, a local Elasticsearch, a mail catcher (var/mail/), the offline
+#               demo's feed server and `airflow standalone` running the DAGs; waits for health and
+#               prints the Airflow URL and login. FEEDS=config/feeds.yaml polls the real feeds instead.
+#   make status what runs, with its memory;   make down   stop all of it
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,8 +13,15 @@ BIN := $(VENV)/bin
 RUN_DIR := var
 ES_PORT ?= 9200
 SMTP_PORT ?= 1025
+AIRFLOW_PORT ?= 8080
+DEMO_PORT ?= 8765
+# Empty: the offline demo (config/demo/). A feeds.yaml path: poll those feeds instead.
+FEEDS ?=
+# Seconds between the demo's new items; AIRFLOW_ALL_ADMINS=1: the Airflow UI without login.
+REVEAL_EVERY ?= 90
+AIRFLOW_ALL_ADMINS ?=
 
-.PHONY: setup test test-celery test-clock unit lint typecheck es-fetch up down bench bench-es clean
+.PHONY: setup test test-celery test-clock unit lint typecheck es-fetch up down status bench bench-es clean
 
 setup: $(VENV)/.installed
 
@@ -58,27 +68,21 @@ bench: setup
 bench-es: setup es-fetch
 	$(BIN)/python benchmarks/bench_dedupe_es.py
 
-# Local stack: Elasticsearch on 127.0.0.1:$(ES_PORT), a mail catcher writing every delivered
-# message to var/mail/*.eml, and newsmon polling config/feeds.yaml every 5 minutes.
-up: setup
-	@mkdir -p $(RUN_DIR)/mail
-	$(BIN)/python -m localdev.elasticsearch start --port $(ES_PORT) --data $(RUN_DIR)/es
-	@if [ -f $(RUN_DIR)/mailcatcher.pid ] && kill -0 $$(cat $(RUN_DIR)/mailcatcher.pid) 2>/dev/null; then \
-	  echo "mail catcher already running"; else \
-	  nohup $(BIN)/python -m localdev.mailcatcher --port $(SMTP_PORT) --dir $(RUN_DIR)/mail \
-	    > $(RUN_DIR)/mailcatcher.log 2>&1 & echo $$! > $(RUN_DIR)/mailcatcher.pid; \
-	  echo "mail catcher on 127.0.0.1:$(SMTP_PORT), writing to $(RUN_DIR)/mail"; fi
-	@test -f config/subscribers.yaml || cp config/subscribers.example.yaml config/subscribers.yaml
-	NEWSMON_ES_URL=http://127.0.0.1:$(ES_PORT) NEWSMON_SMTP_HOST=127.0.0.1 \
-	NEWSMON_SMTP_PORT=$(SMTP_PORT) NEWSMON_SMTP_SECURITY=none \
-	  $(BIN)/newsmon init
-	NEWSMON_ES_URL=http://127.0.0.1:$(ES_PORT) NEWSMON_SMTP_HOST=127.0.0.1 \
-	NEWSMON_SMTP_PORT=$(SMTP_PORT) NEWSMON_SMTP_SECURITY=none \
-	  $(BIN)/newsmon run --interval 5m
+# Local stack (localdev/stack.py), everything under $(RUN_DIR)/: Elasticsearch on 127.0.0.1:$(ES_PORT),
+# the mail catcher on $(SMTP_PORT) writing var/mail/*.eml, the demo feeds on $(DEMO_PORT) and
+# `airflow standalone` on $(AIRFLOW_PORT). Returns once Airflow is healthy and the DAGs are parsed
+# (about a minute); a second `make up` says it is already running.
+up: setup es-fetch
+	$(BIN)/python -m localdev.stack --run-dir $(RUN_DIR) up --es-port $(ES_PORT) \
+	  --smtp-port $(SMTP_PORT) --api-port $(AIRFLOW_PORT) --demo-port $(DEMO_PORT) \
+	  --reveal-every $(REVEAL_EVERY) $(if $(FEEDS),--feeds $(FEEDS)) \
+	  $(if $(AIRFLOW_ALL_ADMINS),--all-admins)
+
+status:
+	@$(BIN)/python -m localdev.stack --run-dir $(RUN_DIR) status
 
 down:
-	-$(BIN)/python -m localdev.elasticsearch stop --data $(RUN_DIR)/es
-	-@if [ -f $(RUN_DIR)/mailcatcher.pid ]; then kill $$(cat $(RUN_DIR)/mailcatcher.pid) 2>/dev/null; rm -f $(RUN_DIR)/mailcatcher.pid; fi
+	-@$(BIN)/python -m localdev.stack --run-dir $(RUN_DIR) down
 
 clean: down
 	rm -rf $(VENV) $(RUN_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from monitor.airflow_bridge import DEFAULT_ARGS, failure_notifier
 
@@ -26,6 +26,13 @@ STORIES = Asset(name="newsmon_stories", uri="newsmon://stories")
     default_args=DEFAULT_ARGS,
     on_failure_callback=failure_notifier(),
     tags=["newsmon", "ingest"],
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Poll every enabled feed now, whether or not its interval has elapsed.",
+        )
+    },
     doc_md="""
 ### newsmon_poll
 
@@ -35,7 +42,11 @@ parses, deduplicates, tags and indexes those feeds into Elasticsearch.
 
 * Every batch that finishes updates the Asset `newsmon_stories` (the event's extra carries the
   batch's counts), which triggers `newsmon_alerts`.
-* No feed due means no mapped task and no alert run.
+* No feed due means no mapped task and no alert run. A manual trigger within a feed's
+  interval of its last poll therefore does nothing, unless it sets the param **`force`**:
+  "Trigger DAG" → `force: true` (REST: `POST /api/v2/dags/newsmon_poll/dagRuns` with
+  `{"logical_date": null, "conf": {"force": true}}`) polls every enabled feed now. Scheduled
+  runs keep the default, `false`.
 * Re-running or clearing a batch is safe: documents are upserted by a hash of the canonical
   URL, and conditional GET state is kept per feed.
 * One failing feed is reported in the task's result and does not fail the batch; a batch fails
@@ -45,11 +56,12 @@ parses, deduplicates, tags and indexes those feeds into Elasticsearch.
 def newsmon_poll() -> None:
     @task(execution_timeout=timedelta(minutes=2))
     def feed_batches() -> list[list[str]]:
-        """Ids of the feeds due now, split into batches."""
+        """Ids of the feeds due now (every feed with the param force), split into batches."""
         from monitor.airflow_bridge import settings_for_airflow
         from monitor.pipeline import feed_batches as due_batches
 
-        return due_batches(settings_for_airflow(), batch_size=10)
+        force = bool(get_current_context()["params"].get("force", False))
+        return due_batches(settings_for_airflow(), batch_size=10, force=force)
 
     @task(outlets=[STORIES], max_active_tis_per_dagrun=4)
     def poll(batch: list[str]) -> dict[str, Any]:

@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 "-p",
                 "no:cacheprovider",
                 "-m",
-                # Airflow and the Celery stack run their own processes on the real clock.
-                "not airflow and not celery",
+                # Airflow, the Celery stack and the make up stack run their own processes on
+                # the real clock.
+                "not airflow and not celery and not standalone",
                 *pytest_args,
             ]
             seen = _observed_clock(env)

@@ -1,4 +1,4 @@
-"""The delivery commands: `newsmon alerts [preview NAME]` and `newsmon mail test ADDRESS`.
+"""The delivery commands: `newsmon alerts [preview NAME]` and `newsmon mail test|list`.
 
 Registered on the `newsmon` app by importing this module (monitor.cli does); the shared helpers
 (one-line errors, settings, service errors) are monitor.cli's.
@@ -6,6 +6,7 @@ Registered on the `newsmon` app by importing this module (monitor.cli does); the
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -26,11 +27,14 @@ from monitor.cli import (
 )
 from monitor.config import ConfigError, parse_duration
 
-__all__ = ["alerts", "alerts_app", "alerts_preview", "mail_app", "mail_test"]
+__all__ = ["alerts", "alerts_app", "alerts_preview", "mail_app", "mail_list", "mail_test"]
 
 alerts_app = typer.Typer(help="Send instant alerts (no subcommand), or preview a rule.")
 app.add_typer(alerts_app, name="alerts")
-mail_app = typer.Typer(no_args_is_help=True, help="Check that e-mail gets through.")
+mail_app = typer.Typer(
+    no_args_is_help=True,
+    help="Check that e-mail gets through, or list the local stack's mail folder.",
+)
 app.add_typer(mail_app, name="mail")
 
 
@@ -96,3 +100,42 @@ def mail_test(
     except ConfigError as e:
         fail(str(e))
     emit(report, as_json, lambda r: _kv_table("test message sent", r))
+
+
+@mail_app.command("list")
+def mail_list(
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Folder of .eml files (make up's mail catcher).")
+    ] = Path("var/mail"),
+    as_json: JsonOpt = False,
+) -> None:
+    """The e-mails in a folder, oldest first: file, date, recipients, subject."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from rich.text import Text
+
+    if not folder.is_dir():
+        fail(f"{folder}: no such folder (start the stack with `make up`, or pass --dir)")
+    rows = []
+    for path in sorted(folder.glob("*.eml")):
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes(), headersonly=True)
+        rows.append(
+            {
+                "file": path.name,
+                "date": str(msg.get("Date", "")),
+                "to": str(msg.get("X-Envelope-To") or msg.get("To", "")),
+                "subject": str(msg.get("Subject", "")),
+            }
+        )
+
+    def render(r: dict[str, Any]) -> None:
+        t = Table(title=f"{r['count']} e-mails in {r['dir']}")
+        for col in ("file", "date", "to", "subject"):
+            t.add_column(col, overflow="fold")
+        for row in r["mails"]:
+            # Text, not markup: subjects start with "[newsmon]".
+            t.add_row(*(Text(row[c]) for c in ("file", "date", "to", "subject")))
+        out.print(t)
+
+    emit({"dir": str(folder), "count": len(rows), "mails": rows}, as_json, render)

@@ -45,12 +45,18 @@ def due_feeds(settings: Settings, states: dict[str, FeedState], now: datetime) -
 
 
 def feed_batches(
-    settings: Settings, batch_size: int = 10, now: datetime | None = None
+    settings: Settings, batch_size: int = 10, now: datetime | None = None, *, force: bool = False
 ) -> list[list[str]]:
-    """Ids of the feeds due at `now` (default: the clock), in batches for parallel poll tasks."""
-    store = open_store(settings)
-    states = store.feeds.load([f.id for f in settings.feeds])
-    due = due_feeds(settings, states, now or utcnow())
+    """Ids of the feeds due at `now` (default: the clock), in batches for parallel poll tasks.
+
+    `force` takes every enabled feed, due or not (a manual "poll everything now").
+    """
+    if force:
+        due = [f.id for f in settings.feeds if f.enabled]
+    else:
+        store = open_store(settings)
+        states = store.feeds.load([f.id for f in settings.feeds])
+        due = due_feeds(settings, states, now or utcnow())
     return [due[i : i + batch_size] for i in range(0, len(due), batch_size)]
 
 
