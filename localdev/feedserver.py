@@ -3,7 +3,10 @@
 Serves the files of one directory with ETag / Last-Modified validators and answers conditional
 requests with 304, like a well-behaved CDN. Extra routes under `/_/` misbehave on purpose:
 
-    /_/status/<code>           empty response with that status (500, 404, 429, ...)
+    /_/status/<code>           empty response with that status (500, 404, 429, ...);
+                               ?retry_after=<value> adds a Retry-After header
+    /_/reset/<bytes>/<name>    announces the whole file, sends that many bytes, resets the TCP
+                               connection (a server that dies mid-body)
     /_/hang/<seconds>          waits before answering at all (at most 30 s)
     /_/trickle/<seconds>       sends headers, then one byte every 0.2 s for that long (at most 30 s)
     /_/redirect?to=<url>&code=<3xx>   redirect to any URL (default 302)
@@ -31,6 +34,8 @@ import argparse
 import email.utils
 import gzip
 import hashlib
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -201,7 +206,12 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 reason = ""
             body = f"{code} {reason}\n".encode()
-            self._reply(code, body, {"Content-Type": "text/plain"}, send_body=send_body)
+            headers = {"Content-Type": "text/plain"}
+            if "retry_after" in query:
+                headers["Retry-After"] = query["retry_after"][0]
+            self._reply(code, body, headers, send_body=send_body)
+        elif route == "reset" and len(args) >= 2 and arg.isdigit():
+            self._reset("/".join(args[1:]), int(arg))
         elif route == "hang":
             if self._stall(_seconds(arg)):
                 self._reply(200, b"too late\n", {"Content-Type": "text/plain"})
@@ -219,6 +229,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._file("/".join(args), send_body=send_body, gzipped=True)
         else:
             self._reply(404, b"no such route\n", {"Content-Type": "text/plain"})
+
+    def _reset(self, name: str, after: int) -> None:
+        """Announce the whole file, send `after` bytes of it, then reset the connection."""
+        path = self.server.file_path(name)
+        data = path.read_bytes() if path is not None else b""
+        self._record(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:after])
+        self.wfile.flush()
+        # SO_LINGER 0: close() sends a TCP reset instead of a clean end of stream.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
 
     def _trickle(self, seconds: float) -> None:
         self._record(200)
