@@ -58,7 +58,7 @@ def test_misbehaving_feed_servers_are_one_line_each_and_never_hurt_the_good_feed
     assert rows["wire-a"]["status"] == "ok"
     assert rows["wire-a"]["new"] == 3
     expected = {
-        "reset-mid-body": "",  # the wording depends on where the reset lands; one line
+        "reset-mid-body": "connection reset",
         "trickle": "timed out",
         "hang": "timed out",
         "http-500": "HTTP 500",
