@@ -24,7 +24,7 @@ from monitor.store import StoreError
 from tests.factories import NOW, served_feeds, write_config
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(240)]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from monitor.config import load_settings
 from tests.factories import NOW, feed, served_feed, write_config
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(180)]
 
 
 @pytest.fixture

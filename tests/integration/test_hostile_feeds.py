@@ -23,7 +23,7 @@ from tests.factories import NOW, feed, served_feed, write_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HOSTILE = FIXTURES / "hostile"
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 # Cases that must be refused (their row is an error), and cases whose stories must be kept.
 REFUSED = {"billion-laughs", "quadratic-blowup", "html-page", "gzip-bomb"}

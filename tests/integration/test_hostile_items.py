@@ -24,7 +24,7 @@ from monitor.config import load_settings
 from tests.factories import NOW, instant_rule, served_feed, subscriber, write_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 @pytest.fixture
