@@ -192,27 +192,6 @@ class Ledger:
         return problems, sending_ok
 
     @translated
-    def mark_sent(self, ids: Sequence[str], *, now: datetime) -> list[str]:
-        """Mark many claimed deliveries `sent` in one bulk request; returns errors, one line
-        each. No refresh: the ledger is read by id (real time), never searched, while sending."""
-        actions = (
-            {
-                "_op_type": "update",
-                "_index": self.names.deliveries,
-                "_id": i,
-                "doc": {"status": "sent", "error": None, "sent_at": iso(now)},
-            }
-            for i in ids
-        )
-        return [
-            f"{item.get('update', {}).get('_id')}: {item.get('update', {}).get('error')}"
-            for ok, item in helpers.streaming_bulk(
-                self.es, actions, raise_on_error=False, raise_on_exception=False, max_retries=2
-            )
-            if not ok
-        ]
-
-    @translated
     def statuses(self, ids: Sequence[str]) -> dict[str, str]:
         """The ledger status of each id that is in the ledger: one `mget`, real time."""
         out: dict[str, str] = {}

@@ -25,6 +25,7 @@ from localdev.faultproxy import FaultProxy
 from localdev.mailcatcher import CapturedMessage, MailCatcher
 from monitor import pipeline
 from monitor.config import Settings, load_settings
+from monitor.models import Delivery
 from monitor.pipeline.context import open_store
 from tests.factories import NOW, instant_rule, make_story, subscriber, write_config
 
@@ -112,6 +113,38 @@ def test_a_claim_whose_answer_came_after_the_client_timeout_is_still_sent_exactl
     again = pipeline.send_alerts(s, now=NOW + timedelta(minutes=6))
     assert again["sent"] == 0
     assert len(smtp_server.messages) == 1
+
+
+def test_a_claim_left_by_a_run_that_died_before_smtp_is_taken_over_once_when_it_expires(
+    tmp_path: Path, newsmon_env: dict[str, str], smtp_server: MailCatcher, es_client: Elasticsearch
+) -> None:
+    from monitor import alerts as rules
+
+    s = _setup(tmp_path, newsmon_env, 1)
+    store = open_store(s)
+    # A run claimed the e-mail, then died before it talked to the SMTP server.
+    [sub] = s.subscribers
+    did = rules.instant_delivery_id(sub.email, sub.alerts[0].name, "id0")
+    dead = Delivery(did, sub.email, sub.alerts[0].name, "instant", ["id0"], ["id0"], "claimed", NOW)
+    at = NOW + timedelta(minutes=1)
+    assert store.ledger.claim(dead, token="dead-run", now=at)
+
+    early = pipeline.send_alerts(s, now=at + timedelta(minutes=5))
+    assert (early["sent"], early["already_sent"]) == (0, 1)  # maybe still alive: left alone
+    assert store.feeds.get_cursor("instant") is None  # so the window is kept
+    # Past the expiry two runs race for it: the compare-and-set lets one win.
+    late = at + timedelta(minutes=31)
+    assert [store.ledger.claim(dead, token=t, now=late) for t in ("run-b", "run-c")] == [
+        True,
+        False,
+    ]
+    store.ledger.mark(did, "failed", now=late, error="run-b stopped")  # nothing went out
+    taken = pipeline.send_alerts(s, now=late)
+    assert taken["sent"] == 1
+    assert pipeline.send_alerts(s, now=late + timedelta(minutes=5))["sent"] == 0
+    assert list(_copies(smtp_server).values()) == [1]
+    [entry] = _ledger(es_client, s.index_prefix).values()
+    assert (entry["status"], entry["attempts"]) == ("sent", 2)
 
 
 # -- SMTP: nothing sent, so everything is sent later, once --------------------------------
