@@ -99,7 +99,8 @@ def _deliver(
                         continue
                     if e.unreachable:  # the server went away: nothing sent, stop this run
                         store.ledger.mark(d.id, "failed", now=now, error=str(e))
-                        raise
+                        failed.append(str(e))
+                        break
                     _failed(store, settings, mailer, d, str(e), now)
                     failed.append(str(e))
                     continue

@@ -199,6 +199,33 @@ def test_smtp_that_accepts_and_never_answers_times_out_then_sends_each_exactly_o
     assert sorted(_copies(smtp_server).values()) == [1, 1]
 
 
+def test_smtp_dying_mid_run_stops_the_run_and_the_next_run_sends_the_rest_exactly_once(
+    tmp_path: Path,
+    newsmon_env: dict[str, str],
+    smtp_server: MailCatcher,
+    smtp_proxy: FaultProxy,
+    es_client: Elasticsearch,
+) -> None:
+    s = _setup(tmp_path, newsmon_env, 4)
+    faulty = _through(s, newsmon_env, NEWSMON_SMTP_PORT=str(smtp_proxy.port))
+    # The server takes the first message, answers, and is gone before the second.
+    smtp_proxy.die_after(END_OF_DATA, anywhere=True)
+
+    first = pipeline.send_alerts(faulty, now=NOW + timedelta(minutes=1))
+
+    assert first["failed"]
+    assert any("unavailable" in f for f in first["failed"])  # it stopped, did not try all 4
+    assert open_store(s).feeds.get_cursor("instant") is None
+    smtp_proxy.mode = "pass"
+    second = pipeline.send_alerts(faulty, now=NOW + timedelta(minutes=6))
+    assert second["failed"] == []
+    assert pipeline.send_alerts(faulty, now=NOW + timedelta(minutes=11))["sent"] == 0
+    # The first message's answer may be cut by the reset: then it is ambiguous, not resent.
+    assert sorted(_copies(smtp_server).values()) == [1, 1, 1, 1]
+    ledger = _ledger(es_client, s.index_prefix).values()
+    assert {e["status"] for e in ledger if e["mode"] == "instant"} <= {"sent", "ambiguous"}
+
+
 def test_smtp_answering_451_then_recovering_sends_each_exactly_once(
     tmp_path: Path, newsmon_env: dict[str, str], smtp_server: MailCatcher, es_client: Elasticsearch
 ) -> None:
