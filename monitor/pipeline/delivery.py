@@ -33,6 +33,7 @@ __all__ = [
     "ALERT_FIRST_RUN",
     "ALERT_OVERLAP",
     "preview_alert",
+    "report_abandoned_sends",
     "send_alerts",
     "send_digests",
     "send_test_mail",
@@ -188,6 +189,21 @@ def _ambiguous(
         error,
         now,
     )
+
+
+def report_abandoned_sends(settings: Settings, store: Store, now: datetime) -> list[str]:
+    """Deliveries a dead run left `sending` past the claim expiry become `ambiguous`; the
+    operator is told once about each (resent only with NEWSMON_RESEND_AMBIGUOUS)."""
+    turned = store.ledger.expire_sending(now=now, policy=_policy(settings))
+    if turned and settings.operator_email and not settings.resend_ambiguous:
+        try:
+            with Mailer(settings.smtp) as mailer:
+                for d in turned:
+                    error = d.error or "the run died while sending it"
+                    _notify(store, settings, mailer, d, "ambiguous", d.attempts + 1, error, now)
+        except MailError as e:  # the ledger says ambiguous either way; `mail list` shows it
+            log.error("operator not told about abandoned sends: %s", e)
+    return [d.id for d in turned]
 
 
 def _notify(

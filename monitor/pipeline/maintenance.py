@@ -13,15 +13,13 @@ from monitor.config import Settings
 from monitor.mail import Mailer, MailError, render_watchdog
 from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store, tagger_for
+from monitor.pipeline.delivery import report_abandoned_sends
 from monitor.store import Store, retention_cutoff
 from monitor.store.ledger import ClaimPolicy
 
-__all__ = ["STUCK_AFTER", "feed_health", "maintain", "retag", "watchdog"]
+__all__ = ["feed_health", "maintain", "retag", "watchdog"]
 
 log = logging.getLogger(__name__)
-
-# A delivery still pending this long after it was claimed died mid-send (see the ledger).
-STUCK_AFTER = timedelta(hours=1)
 
 
 def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -46,17 +44,11 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
             unhealthy.append(
                 {"feed": f.id, "problem": f"no success since {st.last_success:%Y-%m-%d %H:%M}Z"}
             )
-    # A run that died mid-send left these: their fate is unknown (see docs/operations.md).
-    stuck = [
-        d.id
-        for status in ("sending", "pending")
-        for d in store.ledger.list(status=status)
-        if d.created_at and now - d.created_at > STUCK_AFTER
-    ]
-    for row in unhealthy:
-        log.warning("feed %s: %s", row["feed"], row["problem"])
+    # A run that died mid-send left these `sending`: their fate is unknown (see
+    # docs/operations.md); they become `ambiguous` and the operator is told once.
+    stuck = report_abandoned_sends(settings, store, now)
     if stuck:
-        log.warning("%d deliveries stuck in sending (check the SMTP log): %s", len(stuck), stuck)
+        log.warning("%d deliveries abandoned mid-send, now ambiguous: %s", len(stuck), stuck)
     switch = watchdog(settings, store, now)
     return {
         "dropped_indices": dropped,

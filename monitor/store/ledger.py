@@ -233,6 +233,59 @@ class Ledger:
         return delivery_from_doc(res["_id"], res["_source"])
 
     @translated
+    def expire_sending(self, *, now: datetime, policy: ClaimPolicy | None = None) -> list[Delivery]:
+        """Turn each `sending` (or old `pending`) delivery older than the expiry into
+        `ambiguous`: its run died mid-send. Compare-and-set per document, so a run that marks
+        it `sent` meanwhile wins, and two maintainers turn (and report) each one once."""
+        policy = policy or ClaimPolicy()
+        self.es.indices.refresh(index=self.names.deliveries, ignore_unavailable=True)
+        cutoff = iso(now - policy.expiry)
+        res = self.es.search(
+            index=self.names.deliveries,
+            query={
+                "bool": {
+                    "should": [
+                        {
+                            "bool": {
+                                "filter": [
+                                    {"term": {"status": "sending"}},
+                                    {"range": {"sending_at": {"lte": cutoff}}},
+                                ]
+                            }
+                        },
+                        {
+                            "bool": {
+                                "filter": [
+                                    {"term": {"status": "pending"}},
+                                    {"range": {"created_at": {"lte": cutoff}}},
+                                ]
+                            }
+                        },
+                    ],
+                    "minimum_should_match": 1,
+                }
+            },
+            size=1000,
+            seq_no_primary_term=True,
+            ignore_unavailable=True,
+        )
+        turned = []
+        for hit in res["hits"]["hits"]:
+            try:
+                self.es.update(
+                    index=self.names.deliveries,
+                    id=hit["_id"],
+                    doc={"status": "ambiguous", "error": "the run died while sending it"},
+                    if_seq_no=hit["_seq_no"],
+                    if_primary_term=hit["_primary_term"],
+                )
+            except ConflictError:  # marked meanwhile, or another maintainer turned it
+                continue
+            src = hit["_source"] | {"status": "ambiguous"}
+            turned.append(delivery_from_doc(hit["_id"], src))
+        return turned
+
+    @translated
     def latest(self, mode: str) -> Delivery | None:
         """The newest delivery of one mode (after a refresh: rare, maintenance only)."""
         self.es.indices.refresh(index=self.names.deliveries, ignore_unavailable=True)

@@ -393,6 +393,15 @@ def test_newsmon_alerts_killed_mid_send_and_rerun_sends_each_email_once_or_recor
     # None lost silently: an e-mail the server does not have is one recorded as unknown (the
     # kill can land after the `sending` mark and before the message went out).
     assert set(ledger) - delivered <= unknown
+
+    # Maintenance turns what the dead run left `sending` into `ambiguous`, and says so once.
+    reports = [pipeline.maintain(s, now=last_claim + timedelta(minutes=m)) for m in (32, 40)]
+    assert sorted(reports[0]["stuck_deliveries"]) == sorted(unknown)
+    assert reports[1]["stuck_deliveries"] == []
+    after = _ledger(es_client, s.index_prefix)
+    assert {i for i, e in after.items() if e["status"] == "ambiguous"} == unknown
+    told = [m for m in smtp_server.messages if "ambiguous" in str(m["Subject"])]
+    assert len(told) == len(unknown)
     assert rerun["sent"] == total - len(before) + statuses_claimed(before)
 
 
