@@ -15,6 +15,13 @@ line such as b"_bulk"):
     die_after(b"_bulk")              forward the request and its answer, then drop every
                                      connection and refuse new ones (the service was killed
                                      right after that request); `mode = "pass"` restarts it
+    drop_answer(b"\r\n.\r\n")          forward the request, let the service answer, and cut
+                                     that connection instead of passing the answer on (the
+                                     service did the work, the client never hears it); new
+                                     connections still pass
+
+A marker is looked for in the first line of what the client sends, or with ``anywhere=True``
+in the whole chunk (SMTP: the end of DATA, ``b"\r\n.\r\n"``, closes the message's last chunk).
 
 Hand-written on asyncio streams: the faults are defined by when bytes move, which no proxy
 library exposes as an API.
@@ -42,6 +49,10 @@ class _Trigger:
     marker: bytes
     seconds: float = 0.0
     fired: bool = False
+    anywhere: bool = False
+
+    def matches(self, line: bytes, chunk: bytes) -> bool:
+        return not self.fired and self.marker in (chunk if self.anywhere else line)
 
 
 @dataclass
@@ -49,6 +60,7 @@ class _State:
     mode: Mode = "pass"
     slow: list[_Trigger] = field(default_factory=list)
     die: list[_Trigger] = field(default_factory=list)
+    drop: list[_Trigger] = field(default_factory=list)
     seen: list[bytes] = field(default_factory=list)  # first line of each client chunk
 
 
@@ -83,18 +95,23 @@ class FaultProxy:
         if value != "pass":
             self._call(self._drop_all())
 
-    def slow_answer(self, marker: bytes, seconds: float) -> None:
+    def slow_answer(self, marker: bytes, seconds: float, *, anywhere: bool = False) -> None:
         with self._lock:
-            self._state.slow.append(_Trigger(marker, seconds))
+            self._state.slow.append(_Trigger(marker, seconds, anywhere=anywhere))
 
-    def die_after(self, marker: bytes) -> None:
+    def die_after(self, marker: bytes, *, anywhere: bool = False) -> None:
         with self._lock:
-            self._state.die.append(_Trigger(marker))
+            self._state.die.append(_Trigger(marker, anywhere=anywhere))
+
+    def drop_answer(self, marker: bytes, *, anywhere: bool = False) -> None:
+        with self._lock:
+            self._state.drop.append(_Trigger(marker, anywhere=anywhere))
 
     def fired(self) -> int:
         """How many armed faults have gone off."""
         with self._lock:
-            return sum(t.fired for t in (*self._state.slow, *self._state.die))
+            st = self._state
+            return sum(t.fired for t in (*st.slow, *st.die, *st.drop))
 
     def requests_seen(self) -> list[bytes]:
         with self._lock:
@@ -150,7 +167,7 @@ class FaultProxy:
         self._writers.add(up_writer)
         held = asyncio.Event()  # set while an answer must wait
         hold_for: list[float] = [0.0]
-        die_next: list[bool] = [False]
+        die_next: list[bool] = [False, False]  # [die after the answer, drop the answer]
         await asyncio.gather(
             self._upstream(reader, up_writer, held, hold_for, die_next),
             self._downstream(up_reader, writer, held, hold_for, die_next),
@@ -165,13 +182,17 @@ class FaultProxy:
         with self._lock:
             self._state.seen.append(line)
             for t in self._state.slow:
-                if not t.fired and t.marker in line:
+                if t.matches(line, chunk):
                     t.fired = True
                     hold_for[0] = t.seconds
             for t in self._state.die:
-                if not t.fired and t.marker in line:
+                if t.matches(line, chunk):
                     t.fired = True
                     die_next[0] = True
+            for t in self._state.drop:
+                if t.matches(line, chunk):
+                    t.fired = True
+                    die_next[1] = True
 
     async def _upstream(
         self,
@@ -201,6 +222,9 @@ class FaultProxy:
                 seconds, hold_for[0] = hold_for[0], 0.0
                 await asyncio.sleep(seconds)
             if self.mode != "pass":
+                return
+            if die_next[1]:  # the service answered; the client never hears it
+                writer.transport.abort()
                 return
             writer.write(chunk)
             await writer.drain()

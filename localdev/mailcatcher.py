@@ -9,6 +9,9 @@ In tests::
 
 A recipient whose address starts with ``refuse`` is answered ``550`` (an SMTP server that
 bounces one address), so tests can make one delivery fail for good while others go through.
+``defer(n)`` answers the next ``n`` messages ``451`` (a server asking to try again later) and
+``delay`` holds each answer to DATA that many seconds (a slow server; the message is kept
+before the wait, as a real server that has queued it would).
 
 For ``make up``: ``python -m localdev.mailcatcher --port 1025 --dir var/mail`` writes each delivered
 message to ``var/mail/*.eml`` until interrupted.
@@ -60,6 +63,9 @@ class _Handler:
 
     def __init__(self, deliver: Callable[[bytes, str, list[str]], None]) -> None:
         self._deliver = deliver
+        self.deferrals = 0  # how many next messages get a temporary 451
+        self.delay = 0.0  # seconds to hold each 250 answer
+        self.lock = threading.Lock()
 
     async def handle_RCPT(
         self,
@@ -75,11 +81,17 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            if self.deferrals > 0:
+                self.deferrals -= 1
+                return "451 4.3.0 temporary failure, try again later"
         # original_content is the exact bytes on the wire (content may be decoded for SMTPUTF8).
         raw = envelope.original_content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         self._deliver(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
 
@@ -107,6 +119,21 @@ class MailCatcher:
         self._cond = threading.Condition()
         self._seq = itertools.count(1)
         self._controller: _Controller | None = None
+        self._handler = _Handler(self._deliver)
+
+    @property
+    def delay(self) -> float:
+        """Seconds each answer to DATA is held after the message is kept (0: none)."""
+        return self._handler.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._handler.delay = seconds
+
+    def defer(self, count: int) -> None:
+        """Answer the next `count` messages ``451`` (temporary failure; nothing kept)."""
+        with self._handler.lock:
+            self._handler.deferrals = count
 
     @property
     def port(self) -> int:
@@ -138,9 +165,7 @@ class MailCatcher:
             return self
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
-        controller = _Controller(
-            _Handler(self._deliver), hostname=self.host, port=self._requested_port
-        )
+        controller = _Controller(self._handler, hostname=self.host, port=self._requested_port)
         controller.start()
         self._controller = controller
         return self
@@ -197,9 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=1025)
     parser.add_argument("--dir", type=Path, default=Path("var/mail"), help="where .eml files go")
     parser.add_argument("--pidfile", type=Path, help="write this process's id here")
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="seconds to hold each answer to DATA"
+    )
     args = parser.parse_args(argv)
 
     catcher = MailCatcher(args.host, args.port, directory=args.dir)
+    catcher.delay = args.delay
     try:
         catcher.start()
     except OSError as err:

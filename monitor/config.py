@@ -165,6 +165,8 @@ class SmtpSettings:
     password: str | None = None
     security: Literal["starttls", "tls", "none"] = "starttls"
     mail_from: str = "newsmon@localhost"
+    # Seconds one SMTP step (connect, each command, the reply to the message) may take.
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,14 @@ class Settings:
     max_entries_per_feed: int = 1000
     # Instant e-mails per rule and run before the rest are announced in one "N more" e-mail.
     alert_cap: int = 200
+    # An e-mail whose message reached the SMTP server but whose answer was lost (dropped
+    # connection, timeout) may or may not have been accepted: resend it (same Message-ID) or
+    # leave it for the operator (the default: never two copies).
+    resend_ambiguous: bool = False
+    # A claim whose run died before it started the SMTP send is taken over after this long.
+    claim_expiry_minutes: int = 30
+    # The operator is told once when no story has been indexed for this long (dead man's switch).
+    stale_hours: int = 6
 
     @property
     def topics_path(self) -> Path:
@@ -430,6 +440,7 @@ def settings_from_env(
         password=env.get("NEWSMON_SMTP_PASSWORD") or None,
         security=security,  # type: ignore[arg-type]
         mail_from=env.get("NEWSMON_MAIL_FROM") or "newsmon@localhost",
+        timeout=float(max(1, _int(env, "NEWSMON_SMTP_TIMEOUT", 30))),
     )
     return es, smtp
 
@@ -477,4 +488,7 @@ def load_settings(
         operator_email=env.get("NEWSMON_OPERATOR_EMAIL") or None,
         max_entries_per_feed=max(1, _int(env, "NEWSMON_MAX_ENTRIES_PER_FEED", 1000)),
         alert_cap=max(1, _int(env, "NEWSMON_ALERT_CAP", 200)),
+        resend_ambiguous=_bool(env, "NEWSMON_RESEND_AMBIGUOUS", False),
+        claim_expiry_minutes=max(1, _int(env, "NEWSMON_CLAIM_EXPIRY_MINUTES", 30)),
+        stale_hours=max(1, _int(env, "NEWSMON_STALE_HOURS", 6)),
     )

@@ -99,7 +99,8 @@ class Delivery:
     mode: str  # instant | digest | overflow (over a rule's cap) | notice (to the operator)
     story_ids: list[str]
     cluster_ids: list[str]
-    status: str  # pending | sent | failed | given_up (failed max_send_attempts times) | covered
+    # claimed | sending | sent | failed | ambiguous | given_up | covered (see store.ledger)
+    status: str
     created_at: datetime
     sent_at: datetime | None = None
     period: str | None = None  # digest slot key, e.g. "2026-11-25" for a daily digest

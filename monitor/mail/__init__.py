@@ -4,7 +4,13 @@ The only package that talks to SMTP (`send`); `render` and `headers` are pure.
 """
 
 from monitor.mail.headers import encode_words
-from monitor.mail.render import render, render_notice, render_test, subject_for
+from monitor.mail.render import (
+    render,
+    render_notice,
+    render_test,
+    render_watchdog,
+    subject_for,
+)
 from monitor.mail.send import Mailer, MailError
 
 __all__ = [
@@ -14,5 +20,6 @@ __all__ = [
     "render",
     "render_notice",
     "render_test",
+    "render_watchdog",
     "subject_for",
 ]

@@ -148,22 +148,75 @@ def render(
 
 
 def render_notice(
-    d: Delivery, tries: int, error: str, operator: str, smtp: SmtpSettings
+    d: Delivery,
+    tries: int,
+    error: str,
+    operator: str,
+    smtp: SmtpSettings,
+    *,
+    kind: str = "given_up",
 ) -> EmailMessage:
-    """The one message to the operator when a delivery is given up."""
+    """The one message to the operator when a delivery is given up (`kind` "given_up") or
+    its fate is unknown (`kind` "ambiguous": sent, answer lost)."""
     msg = EmailMessage(policy=POLICY)
-    msg["Subject"] = f"[newsmon] delivery given up: {d.alert} to {d.subscriber}"
+    what = "delivery given up" if kind == "given_up" else "delivery ambiguous"
+    msg["Subject"] = f"[newsmon] {what}: {d.alert} to {d.subscriber}"
     msg["From"] = from_header(smtp.mail_from)
     msg["To"] = operator
     msg["Date"] = format_datetime(d.created_at.astimezone(UTC), usegmt=True)
     domain = parseaddr(smtp.mail_from)[1].rpartition("@")[2] or "newsmon.local"
-    msg["Message-ID"] = f"<notice-{d.id}@{domain}>"
-    msg.set_content(
-        f"newsmon gave up the {d.mode} alert {d.alert!r} to {d.subscriber}\n"
-        f"after {tries} failed sends. Last error:\n\n  {error}\n\n"
-        f"Delivery id: {d.id}\n"
-        "Later runs skip it: check the address and the SMTP server's answer above.\n"
-    )
+    prefix = "notice" if kind == "given_up" else kind
+    msg["Message-ID"] = f"<{prefix}-{d.id}@{domain}>"
+    if kind == "given_up":
+        body = (
+            f"newsmon gave up the {d.mode} alert {d.alert!r} to {d.subscriber}\n"
+            f"after {tries} failed sends. Last error:\n\n  {error}\n\n"
+            f"Delivery id: {d.id}\n"
+            "Later runs skip it: check the address and the SMTP server's answer above.\n"
+        )
+    else:
+        body = (
+            f"newsmon sent the {d.mode} alert {d.alert!r} to {d.subscriber}, but the SMTP\n"
+            f"server's answer never came:\n\n  {error}\n\n"
+            f"Delivery id: {d.id} (Message-ID <{d.id}@{domain}>)\n"
+            "The server may or may not have accepted it, so newsmon does not send it again.\n"
+            "Search the SMTP server's log for the Message-ID; if it is not there, resend with\n"
+            "NEWSMON_RESEND_AMBIGUOUS=true (see docs/operations.md).\n"
+        )
+    msg.set_content(body)
+    return msg
+
+
+def render_watchdog(
+    kind: str,
+    marker: str,
+    last_indexed: datetime,
+    now: datetime,
+    stale_hours: int,
+    operator: str,
+    smtp: SmtpSettings,
+) -> EmailMessage:
+    """The dead man's switch: `kind` "stale" (nothing indexed for `stale_hours`) or "resumed"."""
+    msg = EmailMessage(policy=POLICY)
+    when = f"{last_indexed.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if kind == "stale":
+        msg["Subject"] = f"[newsmon] no story indexed since {when}"
+        body = (
+            f"newsmon has indexed no story for {stale_hours} hours or more: the last one was\n"
+            f"indexed at {when}.\n\n"
+            "Check that the poll DAG runs, `newsmon feeds health`, and that Elasticsearch\n"
+            "accepts writes (see docs/operations.md). You get one more message when\n"
+            "stories are indexed again.\n"
+        )
+    else:
+        msg["Subject"] = f"[newsmon] indexing resumed ({when})"
+        body = f"newsmon is indexing stories again: the newest was indexed at {when}.\n"
+    msg["From"] = from_header(smtp.mail_from)
+    msg["To"] = operator
+    msg["Date"] = format_datetime(now.astimezone(UTC), usegmt=True)
+    domain = parseaddr(smtp.mail_from)[1].rpartition("@")[2] or "newsmon.local"
+    msg["Message-ID"] = f"<{marker}@{domain}>"
+    msg.set_content(body)
     return msg
 
 

@@ -5,6 +5,9 @@ that are due. Each e-mail is claimed in the ledger before it is sent, so nothing
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,11 +27,13 @@ from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store
 from monitor.pipeline.grouping import group_pending
 from monitor.store import Store
+from monitor.store.ledger import ClaimPolicy
 
 __all__ = [
     "ALERT_FIRST_RUN",
     "ALERT_OVERLAP",
     "preview_alert",
+    "report_abandoned_sends",
     "send_alerts",
     "send_digests",
     "send_test_mail",
@@ -42,49 +47,78 @@ ALERT_FIRST_RUN = timedelta(hours=24)
 KIBANA_DATA_VIEW = "newsmon-stories"
 
 
+def _policy(settings: Settings) -> ClaimPolicy:
+    return ClaimPolicy(
+        expiry=timedelta(minutes=settings.claim_expiry_minutes),
+        resend_ambiguous=settings.resend_ambiguous,
+    )
+
+
 def _deliver(
     store: Store, settings: Settings, mails: Sequence[rules.PlannedMail], now: datetime
 ) -> dict[str, Any]:
-    """Claim each mail in the ledger, send it; a claimed-before mail is skipped.
+    """Claim each mail in the ledger, send it; a mail another run has is skipped.
 
-    The claim (a create) goes one by one, just before each send: it is what makes a send at
-    most once. The `sent` marks go in one bulk request at the end (also when the run stops
-    on an error): until then a delivery reads `pending`, which is never re-sent either.
+    Per mail: the claim (a create carrying this run's token), then one bulk request that marks
+    the previous mail `sent` and this one `sending`, then SMTP. So a run killed at any point
+    leaves at most one mail whose fate is unknown (`sending`); a claim it never started to
+    send stays `claimed` and is taken over once it expires.
     """
-    sent, skipped, failed = 0, 0, []
+    sent, skipped, failed, ambiguous = 0, 0, [], []
     if not mails:
-        return {"sent": 0, "already_sent": 0, "failed": []}
+        return {"sent": 0, "already_sent": 0, "failed": [], "ambiguous": []}
     labels = topic_labels(settings.topics_path)
-    sent_ids: list[str] = []
+    policy = _policy(settings)
+    token = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
+    accepted: list[str] = []  # sent, not yet marked so
     try:
         with Mailer(settings.smtp) as mailer:
             for m in mails:
                 d = _delivery(m, now)
-                if not store.ledger.claim(d):
+                if not store.ledger.claim(d, token=token, now=now, policy=policy):
                     skipped += 1
                     continue
+                msg = render(
+                    m,
+                    settings.smtp.mail_from,
+                    now=now,
+                    labels=labels,
+                    contact=settings.operator_email,
+                )
+                problems, marked = store.ledger.advance(accepted, sending=d.id, now=now)
+                accepted = []
+                _log_unmarked(problems)
+                if not marked:  # left `claimed`: taken over after the expiry, nothing sent
+                    failed.append(f"{d.id}: could not record the send in the ledger")
+                    continue
                 try:
-                    msg = render(
-                        m,
-                        settings.smtp.mail_from,
-                        now=now,
-                        labels=labels,
-                        contact=settings.operator_email,
-                    )
                     mailer.send(msg)
                 except MailError as e:
+                    if e.ambiguous:
+                        _ambiguous(store, settings, mailer, d, str(e), now)
+                        ambiguous.append(str(e))
+                        continue
+                    if e.unreachable:  # the server went away: nothing sent, stop this run
+                        store.ledger.mark(d.id, "failed", now=now, error=str(e))
+                        failed.append(str(e))
+                        break
                     _failed(store, settings, mailer, d, str(e), now)
                     failed.append(str(e))
                     continue
-                sent_ids.append(d.id)
+                accepted.append(d.id)
                 log.info("sent %s alert %r to %s (%s)", m.mode, m.rule.name, d.subscriber, d.id)
                 sent += 1
                 if m.covers:
                     store.ledger.cover([_covered(m, cid, now) for cid in m.covers])
     finally:
-        for problem in store.ledger.mark_sent(sent_ids, now=now) if sent_ids else []:
-            log.error("delivery sent but not marked (stays pending, never re-sent): %s", problem)
-    return {"sent": sent, "already_sent": skipped, "failed": failed}
+        if accepted:
+            _log_unmarked(store.ledger.advance(accepted, sending=None, now=now)[0])
+    return {"sent": sent, "already_sent": skipped, "failed": failed, "ambiguous": ambiguous}
+
+
+def _log_unmarked(problems: Sequence[str]) -> None:
+    for problem in problems:
+        log.error("delivery sent but not marked (stays `sending`, never re-sent): %s", problem)
 
 
 def _delivery(m: rules.PlannedMail, now: datetime) -> Delivery:
@@ -131,22 +165,81 @@ def _failed(
     log.error("delivery %s to %s given up after %d tries: %s", d.id, d.subscriber, tries, error)
     if not settings.operator_email:
         return
+    _notify(store, settings, mailer, d, "given_up", tries, error, now)
+
+
+def _ambiguous(
+    store: Store, settings: Settings, mailer: Mailer, d: Delivery, error: str, now: datetime
+) -> None:
+    """Record a send whose answer was lost. Resent later (same Message-ID) only when
+    NEWSMON_RESEND_AMBIGUOUS is set; otherwise the operator is told once and decides."""
+    store.ledger.mark(d.id, "ambiguous", now=now, error=error)
+    if settings.resend_ambiguous:
+        log.warning("delivery %s to %s ambiguous, will be resent: %s", d.id, d.subscriber, error)
+        return
+    log.error("delivery %s to %s ambiguous, not resent: %s", d.id, d.subscriber, error)
+    current = store.ledger.get(d.id)
+    _notify(
+        store,
+        settings,
+        mailer,
+        d,
+        "ambiguous",
+        (current.attempts if current else 0) + 1,
+        error,
+        now,
+    )
+
+
+def report_abandoned_sends(settings: Settings, store: Store, now: datetime) -> list[str]:
+    """Deliveries a dead run left `sending` past the claim expiry become `ambiguous`; the
+    operator is told once about each (resent only with NEWSMON_RESEND_AMBIGUOUS)."""
+    turned = store.ledger.expire_sending(now=now, policy=_policy(settings))
+    if turned and settings.operator_email and not settings.resend_ambiguous:
+        try:
+            with Mailer(settings.smtp) as mailer:
+                for d in turned:
+                    error = d.error or "the run died while sending it"
+                    _notify(store, settings, mailer, d, "ambiguous", d.attempts + 1, error, now)
+        except MailError as e:  # the ledger says ambiguous either way; `mail list` shows it
+            log.error("operator not told about abandoned sends: %s", e)
+    return [d.id for d in turned]
+
+
+def _notify(
+    store: Store,
+    settings: Settings,
+    mailer: Mailer,
+    d: Delivery,
+    kind: str,
+    tries: int,
+    error: str,
+    now: datetime,
+) -> None:
+    """One e-mail to the operator about delivery `d`, claimed in the ledger like any other."""
+    if not settings.operator_email:
+        return
     notice = Delivery(
-        id=f"notice-{d.id}",
+        id=f"notice-{d.id}" if kind == "given_up" else f"{kind}-{d.id}",
         subscriber=settings.operator_email,
         alert=d.alert,
         mode="notice",
         story_ids=[],
         cluster_ids=[],
-        status="pending",
+        status="claimed",
         created_at=now,
     )
-    if not store.ledger.claim(notice):
+    token = f"notice-{uuid.uuid4().hex}"
+    if not store.ledger.claim(notice, token=token, now=now, policy=_policy(settings)):
         return
     try:
-        mailer.send(render_notice(d, tries, error, settings.operator_email, settings.smtp))
+        mailer.send(
+            render_notice(d, tries, error, settings.operator_email, settings.smtp, kind=kind)
+        )
     except MailError as e:
-        store.ledger.mark(notice.id, "failed", now=now, error=str(e))
+        store.ledger.mark(
+            notice.id, "ambiguous" if e.ambiguous else "failed", now=now, error=str(e)
+        )
         return
     store.ledger.mark(notice.id, "sent", now=now)
 
@@ -159,9 +252,14 @@ def _attach_outlets(store: Store, mails: Sequence[rules.PlannedMail]) -> None:
             h.add_reports(reports.get(h.event_id, []))
 
 
-def _still_owed(store: Store, mails: Sequence[rules.PlannedMail]) -> list[rules.PlannedMail]:
-    status = store.ledger.statuses([m.delivery_id for m in mails])
-    return [m for m in mails if status.get(m.delivery_id, "failed") == "failed"]
+def _still_owed(
+    store: Store, settings: Settings, mails: Sequence[rules.PlannedMail], now: datetime
+) -> tuple[list[rules.PlannedMail], set[str]]:
+    """(the mails owed a send, the ids another run has in flight)."""
+    owed, in_flight = store.ledger.owed(
+        [m.delivery_id for m in mails], now=now, policy=_policy(settings)
+    )
+    return [m for m in mails if m.delivery_id in owed], in_flight
 
 
 def _cap_for(settings: Settings) -> Callable[[AlertRule], int]:
@@ -174,10 +272,9 @@ def _link_for(settings: Settings, start: datetime, end: datetime) -> Callable[[A
     )
 
 
-def _owed(store: Store, delivery_id: str) -> bool:
-    """Not in the ledger yet, or failed before the server accepted it."""
-    cur = store.ledger.get(delivery_id)
-    return cur is None or cur.status == "failed"
+def _owed(store: Store, settings: Settings, delivery_id: str, now: datetime) -> bool:
+    """Not in the ledger yet, or claimable again (see `monitor.store.ledger.claimable`)."""
+    return delivery_id in store.ledger.owed([delivery_id], now=now, policy=_policy(settings))[0]
 
 
 Rule = tuple[Subscriber, AlertRule]
@@ -211,6 +308,7 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
             "sent": 0,
             "already_sent": 0,
             "failed": [],
+            "ambiguous": [],
             "capped": 0,
             "rule_errors": [],
         }
@@ -228,9 +326,12 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
     # Mails already in the ledger are dropped first (one mget), so no SMTP connection is
     # opened just to skip them and the cap counts only what is owed (the claim still guards
     # against races).
-    owed = _still_owed(store, mails)
-    todo = _still_owed(
-        store, rules.cap_instant(owed, _cap_for(settings), _link_for(settings, start, now))
+    owed, in_flight = _still_owed(store, settings, mails, now)
+    todo, _ = _still_owed(
+        store,
+        settings,
+        rules.cap_instant(owed, _cap_for(settings), _link_for(settings, start, now)),
+        now,
     )
     capped = sum(m.more for m in todo if m.mode == "overflow")
     _attach_outlets(store, todo)
@@ -245,9 +346,14 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
             "already_sent": len(mails) - len(owed),
             "capped": 0,
             "failed": [str(e)],
+            "ambiguous": [],
             "rule_errors": rule_errors,
         }
-    if not outcome["failed"]:
+    # The window moves on only when nothing in it is still owed: failures are retried, a
+    # claim another run holds is checked again (taken over if that run died), and ambiguous
+    # sends are resent when the setting says so.
+    retry_ambiguous = settings.resend_ambiguous and outcome["ambiguous"]
+    if not outcome["failed"] and not in_flight and not retry_ambiguous:
         store.feeds.set_cursor("instant", now)
     outcome["already_sent"] += len(mails) - len(owed)
     return {
@@ -267,12 +373,19 @@ def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, A
     for sub, rule in rules.digest_rules(settings.subscribers):
         key, start, end = rules.digest_slot(rule.digest or "daily 07:00", sub.timezone, now)
         did = rules.digest_delivery_id(sub.email, rule.name, key)
-        if not _owed(store, did):
+        if not _owed(store, settings, did, now):
             continue
         mail = rules.PlannedMail(did, sub, rule, "digest", [], period=key, window=(start, end))
         due.append((mail, start, end))
     if not due:
-        return {"digests_due": 0, "sent": 0, "already_sent": 0, "failed": [], "rule_errors": []}
+        return {
+            "digests_due": 0,
+            "sent": 0,
+            "already_sent": 0,
+            "failed": [],
+            "ambiguous": [],
+            "rule_errors": [],
+        }
     store.refresh()
     mails, rule_errors = [], []
     for mail, start, end in due:
@@ -288,7 +401,7 @@ def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, A
         outcome = _deliver(store, settings, mails, now)
     except MailError as e:
         log.error("digests not sent: %s", e)
-        outcome = {"sent": 0, "already_sent": 0, "failed": [str(e)]}
+        outcome = {"sent": 0, "already_sent": 0, "failed": [str(e)], "ambiguous": []}
     return {"digests_due": len(due), **outcome, "rule_errors": rule_errors}
 
 

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.clock import utcnow
 from monitor.config import Settings
-from monitor.models import Story
+from monitor.mail import Mailer, MailError, render_watchdog
+from monitor.models import Delivery, Story
 from monitor.pipeline.context import open_store, tagger_for
-from monitor.store import retention_cutoff
+from monitor.pipeline.delivery import report_abandoned_sends
+from monitor.store import Store, retention_cutoff
+from monitor.store.ledger import ClaimPolicy
 
-__all__ = ["STUCK_AFTER", "feed_health", "maintain", "retag"]
+__all__ = ["feed_health", "maintain", "retag", "watchdog"]
 
 log = logging.getLogger(__name__)
-
-# A delivery still pending this long after it was claimed died mid-send (see the ledger).
-STUCK_AFTER = timedelta(hours=1)
 
 
 def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -43,21 +44,79 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
             unhealthy.append(
                 {"feed": f.id, "problem": f"no success since {st.last_success:%Y-%m-%d %H:%M}Z"}
             )
-    stuck = [
-        d.id
-        for d in store.ledger.list(status="pending")
-        if d.created_at and now - d.created_at > STUCK_AFTER
-    ]
-    for row in unhealthy:
-        log.warning("feed %s: %s", row["feed"], row["problem"])
+    # A run that died mid-send left these `sending`: their fate is unknown (see
+    # docs/operations.md); they become `ambiguous` and the operator is told once.
+    stuck = report_abandoned_sends(settings, store, now)
     if stuck:
-        log.warning("%d deliveries stuck in pending (check the SMTP log): %s", len(stuck), stuck)
+        log.warning("%d deliveries abandoned mid-send, now ambiguous: %s", len(stuck), stuck)
+    switch = watchdog(settings, store, now)
     return {
         "dropped_indices": dropped,
         "compacted_indices": compacted,
         "unhealthy_feeds": unhealthy,
         "stuck_deliveries": stuck,
+        **switch,
     }
+
+
+WATCHDOG_MODE = "watchdog"
+
+
+def watchdog(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
+    """The dead man's switch: e-mail the operator once when no story has been indexed for
+    NEWSMON_STALE_HOURS, and once when indexing resumes.
+
+    Each e-mail is a ledger entry with an id derived from the last story indexed before the
+    silence, created with op_type=create: two maintainers running at once cannot both send
+    it, and a send that failed is retried by the next run.
+    """
+    last = store.stories.last_indexed()
+    out: dict[str, Any] = {
+        "last_indexed": last.isoformat() if last else None,
+        "indexing_stale": bool(last and now - last >= timedelta(hours=settings.stale_hours)),
+        "operator_told": None,
+    }
+    if last is None or not settings.operator_email:
+        return out
+    stamp = last.strftime("%Y%m%dT%H%M%SZ")
+    if out["indexing_stale"]:
+        kind, marker, since = "stale", f"watchdog-stale-{stamp}", last
+    else:
+        previous = store.ledger.latest(WATCHDOG_MODE)
+        if previous is None or not previous.id.startswith("watchdog-stale-"):
+            return out
+        kind, marker = "resumed", previous.id.replace("-stale-", "-resumed-", 1)
+        since = last
+    d = Delivery(
+        id=marker,
+        subscriber=settings.operator_email,
+        alert="dead man's switch",
+        mode=WATCHDOG_MODE,
+        story_ids=[],
+        cluster_ids=[],
+        status="claimed",
+        created_at=now,
+        period=stamp,
+    )
+    policy = ClaimPolicy(expiry=timedelta(minutes=settings.claim_expiry_minutes))
+    if not store.ledger.claim(d, token=f"maintain-{uuid.uuid4().hex}", now=now, policy=policy):
+        return out
+    msg = render_watchdog(
+        kind, marker, since, now, settings.stale_hours, settings.operator_email, settings.smtp
+    )
+    try:
+        with Mailer(settings.smtp) as mailer:
+            store.ledger.advance([], sending=d.id, now=now)
+            mailer.send(msg)
+    except MailError as e:
+        status = "ambiguous" if e.ambiguous else "failed"
+        store.ledger.mark(d.id, status, now=now, error=str(e))
+        log.error("dead man's switch: %s e-mail not sent: %s", kind, e)
+        out["operator_told"] = f"{kind}: not sent ({e})"
+        return out
+    store.ledger.mark(d.id, "sent", now=now)
+    out["operator_told"] = kind
+    return out
 
 
 def feed_health(settings: Settings) -> dict[str, Any]:

@@ -334,6 +334,19 @@ class StoryIndex:
         res = self.es.count(index=self.names.stories, query=_since(cutoff), **_LENIENT)
         return int(res["count"])
 
+    @translated
+    def last_indexed(self) -> datetime | None:
+        """When the newest story was indexed (None when there is none): the dead man's switch."""
+        self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+        res = self.es.search(
+            index=self.names.stories,
+            size=0,
+            aggs={"last": {"max": {"field": "indexed_at"}}},
+            **_LENIENT,
+        )
+        value = res.get("aggregations", {}).get("last", {}).get("value_as_string")
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
     @translated_iter
     def scroll_since(self, cutoff: datetime, batch: int = 500) -> Iterator[tuple[str, Story]]:
         """(index, story) of every story first fetched at or after `cutoff`, in index order."""

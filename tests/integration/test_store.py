@@ -118,13 +118,14 @@ def test_delivery_ledger_claims_once_and_allows_retry_after_failure(store: Store
         status="pending",
         created_at=NOW,
     )
-    assert store.ledger.claim(d) is True
-    assert store.ledger.claim(d) is False  # pending: maybe sent, never again automatically
+    assert store.ledger.claim(d, token="run-a", now=NOW) is True
+    assert store.ledger.claim(d, token="run-a", now=NOW) is True  # our own claim, retried
+    assert store.ledger.claim(d, token="run-b", now=NOW) is False  # in flight in run A
     store.ledger.mark("i-1", "failed", now=NOW, error="SMTP down")
-    assert store.ledger.claim(d) is True  # a failed send may be retried
+    assert store.ledger.claim(d, token="run-b", now=NOW) is True  # a failed send may be retried
     assert store.ledger.get("i-1").attempts == 1  # type: ignore[union-attr]
     store.ledger.mark("i-1", "sent", now=NOW)
-    assert store.ledger.claim(d) is False
+    assert store.ledger.claim(d, token="run-c", now=NOW) is False
     assert store.ledger.get("i-1").status == "sent"  # type: ignore[union-attr]
 
 
