@@ -30,7 +30,7 @@ MIN_CONFIDENCE = 0.9
 _MIN_LETTERS = 12
 _MIN_LATIN_LETTERS = 40
 _OWN_SCRIPT = frozenset({"he", "ar"})
-_MAX_CHARS = 1_000
+_MAX_CHARS = 400
 
 
 @cache

@@ -373,7 +373,8 @@ def test_item_with_only_a_description_and_a_non_permalink_guid_is_kept() -> None
 
 
 def test_item_with_only_text_is_identified_by_a_hash_of_it() -> None:
-    item = "<item><description>Harbour closed to small craft until the storm passes.</description></item>"
+    item = "<item><description>Harbour closed to small craft until the storm passes.</description>"
+    item += "</item>"
     other = "<item><description>Harbour reopened to small craft this morning.</description></item>"
     first = parse(rss(item + other)).stories
     again = parse(rss(item)).stories
