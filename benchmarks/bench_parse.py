@@ -119,6 +119,8 @@ def language(rounds: int) -> dict[str, Any]:
             o == lab != "en" for o, lab in zip(overruled, labels, strict=True)
         ),
         "detect_us_per_story": _median_us(detect, texts, rounds),
+        # What parse adds per story: the guesser's gate plus the detector.
+        "story_language_us_per_story": _median_us(lambda t: story_language(t, "en"), texts, rounds),
         "tagger_us_per_story": _median_us(lambda t: tagger.tag(t, ""), texts, rounds),
     }
 

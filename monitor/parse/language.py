@@ -11,6 +11,8 @@ from functools import cache
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
+from monitor.text import guess_lang
+
 __all__ = ["DETECTED", "MIN_CONFIDENCE", "detect", "story_language"]
 
 _LANGUAGES = {
@@ -62,6 +64,11 @@ def story_language(text: str, declared: str | None) -> str | None:
     A declaration outside the six (de, fa, ...) is kept: the detector cannot tell those.
     """
     if declared is not None and declared not in DETECTED:
+        return declared
+    # Text in a seventh language (Persian, German, Russian...) would still come out as one of
+    # the six; the script-and-stopword guesser sees those, and then the detector is not asked.
+    other = guess_lang(text[:_MAX_CHARS])
+    if other is not None and other not in DETECTED:
         return declared
     found = detect(text)
     if found is None or found[1] < MIN_CONFIDENCE:

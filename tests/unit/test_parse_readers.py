@@ -148,6 +148,13 @@ def test_story_language_beats_the_feed_declaration_and_entry_language_beats_both
             "fr",
         ),
         ("", "tr", "tr"),
+        # Persian is Arabic script but not Arabic: the six-language detector is not asked.
+        ("وزیر امور خارجه ایران گفت که گفتگوها ادامه خواهد یافت و پیشرفت کرده است", None, None),
+        (
+            "Der Stadtrat hat den Haushalt für das kommende Jahr nach langer Debatte beschlossen",
+            "en",
+            "en",
+        ),
     ],
 )
 def test_story_language(text: str, declared: str | None, expected: str | None) -> None:
