@@ -26,6 +26,21 @@ from monitor.parse.dates import parse_date
 from monitor.parse.encoding import redecode
 from monitor.parse.jsonfeed import looks_like_json, read_json_feed
 from monitor.parse.language import story_language
+
+__all__ = [
+    "MAX_CONTENT_CHARS",
+    "MAX_ENTITY_DECLARATIONS",
+    "MAX_ENTITY_EXPANSION",
+    "MAX_ENTRIES",
+    "MAX_GUID_CHARS",
+    "MAX_LINK_CHARS",
+    "MAX_SUMMARY_CHARS",
+    "MAX_TITLE_CHARS",
+    "ParseResult",
+    "entity_bomb",
+    "html_to_text",
+    "parse_feed",
+]
 from monitor.urls import canonical_url, story_id
 
 # Feeds date items a little ahead of the clock (time zones typed wrong, embargoed copy); more
@@ -222,13 +237,13 @@ def _entry_published(entry: dict[str, Any], ctx: _FeedContext) -> datetime | Non
         if when is None:
             refused = refused or _one_line(raw, 60)
             continue
-        return in_range(when, ctx.fetched_at)
+        return _in_range(when, ctx.fetched_at)
     if refused is not None:
         ctx.refused.append(refused)
     return None
 
 
-def in_range(when: datetime | None, fetched_at: datetime) -> datetime | None:
+def _in_range(when: datetime | None, fetched_at: datetime) -> datetime | None:
     """`when` in UTC, or None when it is before the web's feeds or days ahead of the fetch."""
     if when is None:
         return None
