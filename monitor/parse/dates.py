@@ -3,10 +3,10 @@
 feedparser's own chain ends in a lenient ISO 8601 reader that turns garbage into plausible
 dates (`2013-xx-27` -> 2013-12-01, an epoch `1701873000` -> 2017-01-18, `22013` ->
 2022-01-13) and reads zone names it does not know (`CEST`, `TRT`, `America/Los_Angeles`) as
-UTC. Here every token of the string must be accounted for: a weekday, a day, a month (English,
-French, German, Turkish, Arabic, Hebrew names), a year, a time, a zone (numeric offset,
-a known abbreviation or an IANA name). One unknown token and the string is refused, so the
-caller keeps the first-seen time instead of a guess.
+UTC. Here every token of the string must be accounted for: a weekday, a day, a month (names in
+English, French, German, Turkish, Indonesian, Arabic and Hebrew, from babel's CLDR data), a
+year, a time, a zone (numeric offset, a known abbreviation or an IANA name). One unknown
+token and the string is refused, so the caller keeps the first-seen time instead of a guess.
 
 `IST` is three zones; it is read from the feed's language tag or host: Hebrew or an `.il` host
 is Israel, `-IE`/`ga` or an `.ie` host is Ireland, and everything else India (by far the most
@@ -18,10 +18,13 @@ from __future__ import annotations
 import re
 import unicodedata
 import zoneinfo
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
 import feedparser.datetimes as _fp_dates
+from babel.dates import get_day_names, get_month_names
 
 __all__ = ["parse_date"]
 
@@ -47,42 +50,31 @@ _ZONES: dict[str, int | str] = {
 _AST_ATLANTIC, _AST_ARABIA = -4 * _H, 3 * _H
 _IST = {"he": 2 * _H, "ie": _H, "in": 5 * _H + 1800}
 
-# fmt: off
-_MONTH_NAMES: dict[int, tuple[str, ...]] = {
-    1: ("jan", "january", "janv", "janvier", "januar", "ocak", "oca",
-        "يناير", "كانون الثاني", "ינואר"),
-    2: ("feb", "february", "fev", "fevr", "fevrier", "februar", "subat", "sub",
-        "فبراير", "شباط", "פברואר"),
-    3: ("mar", "march", "mars", "marz", "mart",
-        "مارس", "آذار", "اذار", "מרץ", "מרס"),
-    4: ("apr", "april", "avr", "avril", "nisan", "nis",
-        "أبريل", "ابريل", "إبريل", "نيسان", "אפריל"),
-    5: ("may", "mai", "mayis",
-        "مايو", "أيار", "ايار", "מאי"),
-    6: ("jun", "june", "juin", "juni", "haziran", "haz",
-        "يونيو", "يونية", "حزيران", "יוני"),
-    7: ("jul", "july", "juil", "juillet", "juli", "temmuz", "tem",
-        "يوليو", "يولية", "تموز", "יולי"),
-    8: ("aug", "august", "aout", "agustos", "agu",
-        "أغسطس", "اغسطس", "آب", "اب", "אוגוסט"),
-    9: ("sep", "sept", "september", "septembre", "eylul", "eyl",
-        "سبتمبر", "أيلول", "ايلول", "ספטמבר"),
-    10: ("oct", "october", "octobre", "okt", "oktober", "ekim", "eki",
-        "أكتوبر", "اكتوبر", "تشرين الأول", "אוקטובר"),
-    11: ("nov", "november", "novembre", "kasim", "kas",
-        "نوفمبر", "تشرين الثاني", "נובמבר"),
-    12: ("dec", "december", "decembre", "dez", "dezember", "aralik", "ara",
-        "ديسمبر", "كانون الأول", "דצמבר"),
+# Month and weekday names come from the CLDR data babel ships, in these locales (ar_SY for
+# the Levantine month names: كانون الثاني, شباط, ...), in every width and context.
+_LOCALES = ("en", "fr", "de", "tr", "id", "ar", "ar_SY", "he")
+# Spellings feeds use that CLDR does not list: Arabic without hamza, Egyptian -ية endings,
+# Hebrew מרס, English "Tues"/"Thurs", Hebrew weekday letters with an ASCII apostrophe.
+_EXTRA_MONTHS = {
+    2: ("fev",),
+    3: ("اذار", "מרס"),
+    4: ("ابريل", "إبريل"),
+    5: ("ايار",),
+    6: ("يونية",),
+    7: ("يولية",),
+    8: ("اغسطس", "اب"),
+    9: ("ايلول",),
+    10: ("اكتوبر",),
 }
-# fmt: on
-_WEEKDAY_NAMES = (  # noqa: SIM905 (one string reads better than 80 quoted words)
-    "mon monday tue tues tuesday wed wednesday thu thur thurs thursday fri friday sat saturday "
-    "sun sunday lun lundi mar mardi mer mercredi jeu jeudi ven vendredi sam samedi dim dimanche "
-    "mo montag di dienstag mi mittwoch do donnerstag fr freitag sa samstag so sonntag "
-    "pazartesi pzt sali sal carsamba car persembe per cuma cum cumartesi cmt pazar paz "
-    "الأحد الاحد الإثنين الاثنين الثلاثاء الأربعاء الاربعاء الخميس الجمعة السبت "
-    "יום ראשון שני שלישי רביעי חמישי שישי שבת א' ב' ג' ד' ה' ו' ש' א׳ ב׳ ג׳ ד׳ ה׳ ו׳ ש׳"
-).split()
+_EXTRA_WEEKDAYS = (
+    "tues",
+    "thur",
+    "thurs",
+    "الاحد",
+    "الإثنين",
+    "الاربعاء",
+    *(f"{c}'" for c in "אבגדהוש"),
+)
 # Filler words between the parts ("Thu, June 22, 2023 at 01:11 PM"), in the four languages.
 _FILLER = {"at", "a", "à", "le", "de", "saat", "um", "في", "الساعة", "בשעה", "-", "–", "—"}
 
@@ -98,11 +90,38 @@ def _fold(word: str) -> str:
     return base if base.isascii() else unicodedata.normalize("NFC", word)
 
 
-_MONTHS: dict[str, int] = {_fold(n): m for m, names in _MONTH_NAMES.items() for n in names}
-# Multi-word month names (Levantine Arabic) are joined into one token before splitting.
-_MULTIWORD = {n: n.replace(" ", "_") for names in _MONTH_NAMES.values() for n in names if " " in n}
-_MONTHS.update({n.replace(" ", "_"): _MONTHS[n] for n in _MULTIWORD})
-_WEEKDAYS = {_fold(w) for w in _WEEKDAY_NAMES}
+@dataclass(frozen=True)
+class _Names:
+    months: dict[str, int]  # folded name -> month number
+    weekdays: frozenset[str]  # folded words of weekday names
+    multiword: dict[str, str]  # month names with a space -> one token
+
+
+_CONTEXTS: tuple[Literal["format", "stand-alone"], ...] = ("format", "stand-alone")
+_WIDTHS: tuple[Literal["wide", "abbreviated"], ...] = ("wide", "abbreviated")
+
+
+@cache
+def _names() -> _Names:
+    """Built on first use (about 0.15 s of locale data), not at import."""
+    months: dict[str, int] = {}
+    weekdays: set[str] = {_fold(w) for w in _EXTRA_WEEKDAYS}
+    for locale in _LOCALES:
+        for context in _CONTEXTS:
+            for width in _WIDTHS:
+                for month, name in get_month_names(width, context, locale).items():
+                    months[_fold(name)] = month
+                for name in get_day_names(width, context, locale).values():
+                    weekdays.update(_fold(part) for part in name.split())
+            for name in get_day_names("short", context, locale).values():
+                weekdays.update(_fold(part) for part in name.split())
+    for month, extras in _EXTRA_MONTHS.items():
+        months.update(dict.fromkeys((_fold(n) for n in extras), month))
+    multiword = {n: n.replace(" ", "_") for n in months if " " in n}
+    months.update({joined: months[n] for n, joined in multiword.items()})
+    return _Names(months=months, weekdays=frozenset(weekdays), multiword=multiword)
+
+
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 _ISO = re.compile(
@@ -221,7 +240,8 @@ def _ist(lang: str | None, host: str | None) -> int:
 
 def _words(text: str, lang: str | None, host: str | None) -> datetime | None:  # noqa: C901
     """RFC 822 and its real-world relatives: the parts in any order, every token known."""
-    for phrase, joined in _MULTIWORD.items():
+    names = _names()
+    for phrase, joined in names.multiword.items():
         text = text.replace(phrase, joined)
     text = re.sub(r"(\d)(am|pm|AM|PM)\b", r"\1 \2", text).replace(",", " ")
     months: list[int] = []
@@ -246,13 +266,13 @@ def _words(text: str, lang: str | None, host: str | None) -> datetime | None:  #
             numbers.append(word)
         elif m := _YMD.fullmatch(word):
             ymd = (int(m[1]), int(m[2]), int(m[3]))
-        elif word in _MONTHS and word in _WEEKDAYS:
-            ambiguous.append(_MONTHS[word])
-        elif word in _MONTHS or (word[:1] == "ב" and word[1:] in _MONTHS):
-            months.append(_MONTHS.get(word) or _MONTHS[word[1:]])
+        elif word in names.months and word in names.weekdays:
+            ambiguous.append(names.months[word])
+        elif word in names.months or (word[:1] == "ב" and word[1:] in names.months):
+            months.append(names.months.get(word) or names.months[word[1:]])
         elif token.isupper() and token in _ZONES and tz is None:  # "AT", not the word "at"
             tz = _zone(token, lang, host)
-        elif word in _WEEKDAYS or word in _FILLER:
+        elif word in names.weekdays or word in _FILLER:
             continue
         elif tz is None and (zone := _zone(token.rstrip(".,"), lang, host)) is not None:
             tz = zone

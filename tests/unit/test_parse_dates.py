@@ -61,6 +61,8 @@ def test_the_table_covers_every_kind() -> None:
         ("Wed, 06 Dec 2023 14:30:00 AST", "ar", None, datetime(2023, 12, 6, 11, 30)),
         ("Wed, 06 Dec 2023 14:30:00 AST", "en", None, datetime(2023, 12, 6, 18, 30)),
         ("יום ד', 6 בדצמבר 2023 14:30 IST", "he-IL", None, datetime(2023, 12, 6, 12, 30)),
+        ("Rabu, 6 Desember 2023 14:30 WIB", "id", None, datetime(2023, 12, 6, 7, 30)),
+        ("Donnerstag, 7. Dezember 2023 08:15 MEZ", None, None, datetime(2023, 12, 7, 7, 15)),
         # The zone database decides daylight saving: July in Los Angeles is UTC-7.
         ("Thu, 06 Jul 2023 14:30:00 America/Los_Angeles", None, None, datetime(2023, 7, 6, 21, 30)),
     ],
