@@ -343,9 +343,9 @@ def test_relative_link_is_resolved_against_the_feed_url() -> None:
     assert story.url == "https://outlet.example.org/world/story-1?x=1"
 
 
-def test_entries_without_title_and_link_are_skipped_with_a_warning() -> None:
+def test_entries_with_nothing_to_read_are_skipped_with_a_warning() -> None:
     items = (
-        "<item><description>orphan text</description></item>"
+        "<item><guid isPermaLink='false'>empty-1</guid></item>"
         "<item><title>Kept</title><link>https://n.example.com/kept</link></item>"
     )
     result = parse(rss(items))
@@ -356,11 +356,42 @@ def test_entries_without_title_and_link_are_skipped_with_a_warning() -> None:
     assert "skipped" in result.warnings[0]
 
 
+def test_item_with_only_a_description_and_a_non_permalink_guid_is_kept() -> None:
+    # RSS 2.0: "all elements of an item are optional, however at least one of title or
+    # description must be present". Found dropped before #11.
+    item = (
+        "<item><description>The ferry timetable changes on Monday: the first boat leaves at "
+        "six.</description><guid isPermaLink='false'>notice-41</guid></item>"
+    )
+    result = parse(rss(item))
+    assert result.warnings == []
+    (story,) = result.stories
+    assert story.title.startswith("The ferry timetable changes on Monday")
+    assert story.url == ""
+    assert story.guid == "notice-41"
+    assert story.id == story_id(None, "notice-41", "test-feed")
+
+
+def test_item_with_only_text_is_identified_by_a_hash_of_it() -> None:
+    item = "<item><description>Harbour closed to small craft until the storm passes.</description>"
+    item += "</item>"
+    other = "<item><description>Harbour reopened to small craft this morning.</description></item>"
+    first = parse(rss(item + other)).stories
+    again = parse(rss(item)).stories
+    assert [s.title for s in first] == [
+        "Harbour closed to small craft until the storm passes.",
+        "Harbour reopened to small craft this morning.",
+    ]
+    assert first[0].id != first[1].id
+    assert again[0].id == first[0].id  # the same text polled again is the same story
+    assert first[0].guid is None
+
+
 def test_entry_with_neither_link_nor_guid_is_skipped() -> None:
     result = parse(rss("<item><title>No way to identify me</title></item>"))
     assert result.stories == []
     assert result.error is None
-    assert "no link and no GUID" in result.warnings[0]
+    assert "no link, GUID or text" in result.warnings[0]
 
 
 def test_javascript_link_is_not_a_link() -> None:

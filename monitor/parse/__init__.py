@@ -1,4 +1,6 @@
-"""Feed bytes -> `Story` records: feedparser reads RSS, Atom and RDF; nh3 turns HTML into text.
+"""Feed bytes -> `Story` records: feedparser reads RSS, Atom and RDF, `jsonfeed` JSON Feed; nh3
+turns HTML into text. Dates (`dates`), encodings (`encoding`) and per-story language
+(`language`) have their own modules.
 
 Nothing here touches the network: the body comes from `fetch`, and feedparser is handed a
 stream (never a string) so it cannot mistake the body for a URL or a file name to open.
@@ -6,12 +8,10 @@ stream (never a string) so it cannot mistake the body for a URL or a file name t
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import html
 import io
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,25 @@ import feedparser
 import nh3
 
 from monitor.models import Story
+from monitor.parse.dates import parse_date
+from monitor.parse.encoding import redecode
+from monitor.parse.jsonfeed import looks_like_json, read_json_feed
+from monitor.parse.language import story_language
+
+__all__ = [
+    "MAX_CONTENT_CHARS",
+    "MAX_ENTITY_DECLARATIONS",
+    "MAX_ENTITY_EXPANSION",
+    "MAX_ENTRIES",
+    "MAX_GUID_CHARS",
+    "MAX_LINK_CHARS",
+    "MAX_SUMMARY_CHARS",
+    "MAX_TITLE_CHARS",
+    "ParseResult",
+    "entity_bomb",
+    "html_to_text",
+    "parse_feed",
+]
 from monitor.urls import canonical_url, story_id
 
 # Feeds date items a little ahead of the clock (time zones typed wrong, embargoed copy); more
@@ -185,13 +204,52 @@ def _detail_text(value: str, detail: Mapping[str, Any] | None) -> str:
     return html_to_text(value)
 
 
-def _to_utc(parsed: time.struct_time | None, fetched_at: datetime) -> datetime | None:
-    if parsed is None:
+@dataclass
+class _FeedContext:
+    """What every entry of one feed is read against, and what the feed's entries report."""
+
+    feed_id: str
+    outlet: str
+    base_url: str
+    fetched_at: datetime  # UTC
+    feed_lang: str | None
+    default_lang: str | None
+    lang_tag: str | None  # the feed's full language tag ("en-IN"): decides what IST means
+    host: str | None
+    warnings: list[str]
+    refused: list[str] = field(default_factory=list)  # date strings nobody recognised
+
+
+def _entry_published(entry: dict[str, Any], ctx: _FeedContext) -> datetime | None:
+    """The entry's publication instant in UTC, read from its raw date strings.
+
+    feedparser's `*_parsed` values are not used: its fallbacks turn unparseable strings into
+    plausible wrong dates. A string nobody recognises gives None (the first-seen time stands).
+    """
+    refused = None
+    # dict.get skips FeedParserDict's deprecated updated->published key aliasing (and its
+    # warning); we choose between the two ourselves.
+    for key in ("published", "updated"):
+        raw = dict.get(entry, key)
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        when = parse_date(raw, lang=ctx.lang_tag, host=ctx.host)
+        if when is None:
+            refused = refused or _one_line(raw, 60)
+            continue
+        return _in_range(when, ctx.fetched_at)
+    if refused is not None:
+        ctx.refused.append(refused)
+    return None
+
+
+def _in_range(when: datetime | None, fetched_at: datetime) -> datetime | None:
+    """`when` in UTC, or None when it is before the web's feeds or days ahead of the fetch."""
+    if when is None:
         return None
     try:
-        # feedparser normalises dates to UTC struct_time; timegm reads it as UTC.
-        when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, OSError):
+        when = when.astimezone(UTC)
+    except (OverflowError, ValueError):
         return None
     if when < _MIN_DATE or when > fetched_at + _MAX_FUTURE:
         return None
@@ -205,11 +263,12 @@ def _language(raw: object) -> str | None:
     return primary if _LANG.match(primary) else None
 
 
-def _entry_language(
-    entry: Mapping[str, Any], feed_lang: str | None, default_lang: str | None
-) -> str | None:
+def _entry_language(entry: Mapping[str, Any], ctx: _FeedContext, text: str) -> str | None:
+    """Entry-level language when the entry states its own; else the feed's declaration (or
+    the configured hint), overruled by the text when it confidently says another language."""
     candidates: list[object] = [entry.get("language")]
-    # xml:lang on an Atom entry or on its text constructs lands in the *_detail dicts.
+    # xml:lang on an Atom entry or on its text constructs lands in the *_detail dicts; an
+    # xml:lang inherited from the feed lands there too, and is the feed's word, not the entry's.
     for key in ("title_detail", "summary_detail"):
         detail = entry.get(key)
         if isinstance(detail, Mapping):
@@ -219,9 +278,9 @@ def _entry_language(
             candidates.append(item.get("language"))
     for raw in candidates:
         lang = _language(raw)
-        if lang:
+        if lang and lang != ctx.feed_lang:
             return lang
-    return feed_lang or _language(default_lang)
+    return story_language(text, ctx.feed_lang or _language(ctx.default_lang))
 
 
 def _authors(entry: Mapping[str, Any]) -> list[str]:
@@ -276,14 +335,41 @@ def parse_feed(
     content_type: str | None = None,
     max_entries: int = MAX_ENTRIES,
 ) -> ParseResult:
-    """Read the stories of one feed body; a feed with no readable entry gives `error`.
+    """Read the stories of one feed body (RSS, Atom, RDF or JSON Feed); a feed with no
+    readable entry gives `error`.
 
     At most `max_entries` entries are read (feeds list the newest first); the rest are
     reported in a warning.
     """
+    fetched_utc = (
+        fetched_at.astimezone(UTC) if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
+    )
+    ctx = _FeedContext(
+        feed_id=feed_id,
+        outlet=outlet,
+        base_url=base_url,
+        fetched_at=fetched_utc,
+        feed_lang=None,
+        default_lang=default_lang,
+        lang_tag=default_lang,
+        host=urlsplit(base_url).hostname,
+        warnings=[],
+    )
+    if looks_like_json(body, content_type):
+        doc = read_json_feed(body)
+        if isinstance(doc, str):
+            return ParseResult(stories=[], error=doc)
+        ctx.feed_lang = _language(doc.language)
+        ctx.lang_tag = doc.language or default_lang
+        feed_title = _collapse(doc.title) or None
+        return _read_entries(doc.entries, ctx, max_entries, feed_title=feed_title, complete=True)
+
     bomb = entity_bomb(body)
     if bomb is not None:
         return ParseResult(stories=[], error=f"malformed feed: {bomb}", complete=False)
+    body, content_type, encoding_warning = redecode(body, content_type)
+    if encoding_warning:
+        ctx.warnings.append(encoding_warning)
     # The charset in Content-Type outranks the XML declaration (RFC 7303); without a header,
     # application/xml lets the declaration decide instead of flagging a missing type.
     headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
@@ -308,13 +394,9 @@ def parse_feed(
     if not entries:
         if parsed.get("bozo") or not parsed.get("version"):
             return ParseResult(stories=[], error=_feed_error(parsed), feed_title=feed_title)
-        return ParseResult(stories=[], feed_title=feed_title)
+        return ParseResult(stories=[], warnings=ctx.warnings, feed_title=feed_title)
 
-    warnings: list[str] = []
     complete = True
-    if len(entries) > max_entries:
-        warnings.append(f"feed has {len(entries)} entries; read the first {max_entries}")
-        entries = entries[:max_entries]
     if parsed.get("bozo"):
         bozo_exc = parsed.get("bozo_exception")
         reason = (
@@ -324,65 +406,75 @@ def parse_feed(
         )
         if isinstance(bozo_exc, _SOFT_BOZO):
             # The XML itself was fine; the server mislabelled its type or charset.
-            warnings.append(f"feed content type or encoding: {reason}")
+            ctx.warnings.append(f"feed content type or encoding: {reason}")
         else:
             complete = False
-            warnings.append(
-                f"feed is not well-formed ({reason}); read {len(entries)} entries anyway"
+            ctx.warnings.append(
+                f"feed is not well-formed ({reason}); read {min(len(entries), max_entries)} "
+                "entries anyway"
             )
+    ctx.feed_lang = _language(feed.get("language"))
+    if isinstance(feed.get("language"), str):
+        ctx.lang_tag = feed["language"]
+    return _read_entries(entries, ctx, max_entries, feed_title=feed_title, complete=complete)
 
-    feed_lang = _language(feed.get("language"))
-    fetched_utc = (
-        fetched_at.astimezone(UTC) if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
-    )
+
+def _read_entries(
+    entries: list[Any],
+    ctx: _FeedContext,
+    max_entries: int,
+    *,
+    feed_title: str | None,
+    complete: bool,
+) -> ParseResult:
+    if len(entries) > max_entries:
+        ctx.warnings.insert(0, f"feed has {len(entries)} entries; read the first {max_entries}")
+        entries = entries[:max_entries]
     stories: list[Story] = []
     for position, entry in enumerate(entries, start=1):
-        story = _story(
-            entry,
-            position=position,
-            feed_id=feed_id,
-            outlet=outlet,
-            base_url=base_url,
-            fetched_at=fetched_utc,
-            feed_lang=feed_lang,
-            default_lang=default_lang,
-            warnings=warnings,
-        )
+        story = _story(entry, position, ctx)
         if story is not None:
             stories.append(story)
-    return ParseResult(stories=stories, warnings=warnings, feed_title=feed_title, complete=complete)
+    if ctx.refused:
+        # One line for the feed, not one per entry: a feed that writes its dates one odd way
+        # writes them all that way.
+        ctx.warnings.append(
+            f"{len(ctx.refused)} entries have a date no parser recognises "
+            f"(e.g. {ctx.refused[0]!r}); their first-seen time is kept"
+        )
+    return ParseResult(
+        stories=stories, warnings=ctx.warnings, feed_title=feed_title, complete=complete
+    )
 
 
-def _story(
-    entry: dict[str, Any],  # a FeedParserDict
-    *,
-    position: int,
-    feed_id: str,
-    outlet: str,
-    base_url: str,
-    fetched_at: datetime,
-    feed_lang: str | None,
-    default_lang: str | None,
-    warnings: list[str],
-) -> Story | None:
+def _story(entry: dict[str, Any], position: int, ctx: _FeedContext) -> Story | None:
+    """One entry (a FeedParserDict, or a JSON Feed item in its shape) as a Story, or None."""
+    warnings = ctx.warnings
     title = _limited(entry, "title", MAX_TITLE_CHARS)
-    link = _link(entry, base_url)
+    link = _link(entry, ctx.base_url)
     if link is not None and len(link) > MAX_LINK_CHARS:
         warnings.append(f"entry {position}: link longer than {MAX_LINK_CHARS} characters; dropped")
         link = None
     guid = _guid(entry.get("id"))
-    if not title and not link:
-        warnings.append(f"entry {position}: no title and no link; skipped")
-        return None
-    canonical = canonical_url(link) if link else ""
-    if not canonical and not guid:
-        warnings.append(f"entry {position} ({_one_line(title, 60)}): no link and no GUID; skipped")
-        return None
-
     summary = _limited(entry, "summary", MAX_SUMMARY_CHARS)
     content = _content(entry)
     if content is not None:
         content = _truncate_words(content, MAX_CONTENT_CHARS)
+    if not title and not link and not summary and not content:
+        warnings.append(f"entry {position}: no title, text or link; skipped")
+        return None
+    canonical = canonical_url(link) if link else ""
+    key = guid
+    if not canonical and not guid:
+        if not summary and not content:
+            warnings.append(
+                f"entry {position} ({_one_line(title, 60)}): no link, GUID or text; skipped"
+            )
+            return None
+        # RSS 2.0 requires nothing but a title or a description: an item with only text is
+        # identified by that text (the same text polled again is the same story).
+        digest = hashlib.sha256(f"{title}\x1f{summary}\x1f{content or ''}".encode()).hexdigest()
+        key = "text:" + digest
     if content and (not summary or summary == content):
         # feedparser copies the body into `summary` when an entry has no summary of its own;
         # a summary is a teaser, the full text belongs in `content`.
@@ -393,25 +485,19 @@ def _story(
         # RSS 2.0 allows an item with only a description; alerts and dedupe need a headline.
         title = _truncate_words(summary or content or link or "", _TITLE_FROM_SUMMARY_CHARS)
 
-    # dict.get skips FeedParserDict's deprecated updated->published key aliasing (and its
-    # warning); we choose between the two ourselves.
-    published = _to_utc(dict.get(entry, "published_parsed"), fetched_at)
-    if published is None:
-        published = _to_utc(dict.get(entry, "updated_parsed"), fetched_at)
-
     return Story(
-        id=story_id(canonical or None, guid, feed_id),
-        feed_id=feed_id,
-        outlet=outlet,
+        id=story_id(canonical or None, key, ctx.feed_id),
+        feed_id=ctx.feed_id,
+        outlet=ctx.outlet,
         url=link or "",
         canonical_url=canonical,
         title=title,
         summary=summary,
-        fetched_at=fetched_at,
-        published=published,
+        fetched_at=ctx.fetched_at,
+        published=_entry_published(entry, ctx),
         guid=guid,
         content=content,
-        lang=_entry_language(entry, feed_lang, default_lang),
+        lang=_entry_language(entry, ctx, f"{title}\n{summary}"),
         authors=[_one_line(a, 200) for a in _authors(entry)[:_MAX_AUTHORS]],
     )
 
