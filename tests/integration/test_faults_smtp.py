@@ -29,7 +29,7 @@ from monitor.models import Delivery
 from monitor.pipeline.context import open_store
 from tests.factories import NOW, instant_rule, make_story, subscriber, write_config
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = "ops@example.org"
