@@ -278,18 +278,21 @@ def _all_errors(model: type[_M], path: Path, data: Any) -> tuple[_M | None, list
 
 
 def url_problem(url: str) -> str | None:
-    """Why `url` is not a usable http(s) service URL, or None."""
+    """Why `url` is not a usable http(s) service URL, or None (its password never shown)."""
     from urllib.parse import urlsplit
 
+    from monitor.urls import redact_url
+
+    shown = redact_url(url)
     try:
         parts = urlsplit(url.strip())
         port = parts.port  # raises ValueError on a port that is not a number in range
     except ValueError as e:
-        return f"{url!r} is not a valid URL ({e})"
+        return f"{shown!r} is not a valid URL ({e})"
     if parts.scheme not in ("http", "https"):
-        return f"{url!r} is not an http(s) URL"
+        return f"{shown!r} is not an http(s) URL"
     if not parts.hostname or " " in url.strip():
-        return f"{url!r} has no host name"
+        return f"{shown!r} has no host name"
     del port
     return None
 

@@ -201,3 +201,12 @@ def test_check_config_loads_settings_when_all_is_well(tmp_path: Path) -> None:
     assert check.problems == []
     assert check.settings is not None
     assert len(check.settings.feeds) == 2
+
+
+def test_a_bad_service_url_is_reported_without_its_password() -> None:
+    from monitor.config import url_problem
+
+    problem = url_problem("ftp://elastic:s3cret@search.example.org:9200")
+    assert problem is not None
+    assert "s3cret" not in problem
+    assert "elastic:***@search.example.org" in problem
