@@ -26,6 +26,7 @@ def _online() -> bool:
     return True
 
 
+@pytest.mark.faults  # DNS failures: I/O, not the calendar
 def test_shipped_feeds_unreachable_are_reported_one_line_each(
     tmp_path: Path, newsmon_env: dict[str, str]
 ) -> None:

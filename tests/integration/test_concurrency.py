@@ -122,6 +122,7 @@ def poll_together(s: Settings) -> list[dict[str, Any]]:
         return list(pool.map(one, BATCHES))
 
 
+@pytest.mark.faults  # concurrent runs racing: I/O, not the calendar
 def test_concurrent_polls_group_and_alert_like_one_poll(
     tmp_path: Path,
     outlets: tuple[FeedServer, int],
