@@ -53,6 +53,9 @@ class Story:
     # The matched terms of an alert search, per field (title, summary), marked with
     # HIGHLIGHT_START/HIGHLIGHT_END by `store`; set only on alert search results, never stored.
     highlight: dict[str, str] = field(default_factory=dict)
+    # Why a feed's opted-in full text is missing (robots.txt, timeout, nothing extracted):
+    # the story is kept with its summary and the reason is stored for the operator.
+    content_warning: str | None = None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from monitor.models import FeedState, FetchResult, Story
 from monitor.parse import parse_feed
 from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.grouping import group_pending
+from monitor.pipeline.updates import apply_updates
 from monitor.tagging import Tagger
 
 __all__ = ["DUE_SLACK", "due_feeds", "feed_batches", "poll", "tag_stories"]
@@ -211,7 +212,11 @@ def poll(
         if s.id not in existing:
             fresh.setdefault(s.id, s)  # the same item in two feeds of one outlet
     new = list(fresh.values())
-    tag_stories(new, tagger_for(settings))
+    tagger = tagger_for(settings)
+    tag_stories(new, tagger)
+    updates = apply_updates(
+        store, settings, [s for s in b.stories if s.id in existing], tagger, now
+    )
     # Stored pending: the grouping step decides clusters and events, one process at a time.
     indexed = store.stories.index(new, now=now)
     for e in indexed.errors:
@@ -239,6 +244,8 @@ def poll(
         "stories_seen": len(b.stories),
         "stories_new": len(created),
         "duplicates_clustered": grouping["clustered"],
+        "stories_updated": updates["updated"],
+        "updates": updates,
         "index_errors": indexed.errors,
         "grouping": {k: v for k, v in grouping.items() if k != "clustered"},
     }

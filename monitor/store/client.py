@@ -17,6 +17,7 @@ from monitor.store.ledger import Ledger
 from monitor.store.lifecycle import Lifecycle
 from monitor.store.lookup import BatchLookup
 from monitor.store.names import IndexNames
+from monitor.store.revisions import StoryRevisions
 from monitor.store.search import StorySearch
 from monitor.store.stories import StoryIndex
 
@@ -71,6 +72,7 @@ class Store:
         self.lifecycle = Lifecycle(client, self.names, self.url)
         self.leases = Leases(client, self.names, self.url, clock)
         self.search = StorySearch(client, self.names, self.url)
+        self.revisions = StoryRevisions(client, self.names, self.url)
 
     def lookup(self) -> BatchLookup:
         """A fresh dedupe candidate lookup for one grouping pass."""

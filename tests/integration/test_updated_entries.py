@@ -1,0 +1,159 @@
+"""Updated entries on real services: a known item whose text changed is stored as a new
+version with its history, re-tagged, and alerted only when the change makes a rule match for
+the first time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from localdev.feedserver import FeedServer
+from localdev.mailcatcher import MailCatcher
+from monitor import pipeline
+from monitor.config import Settings, load_settings
+from monitor.store.revisions import revision_fields
+from tests.factories import NOW, instant_rule, rss_feed, served_feeds, subscriber, write_config
+
+RULE = "topics:turkey_israel"
+WATCH = [subscriber(instant_rule(RULE, name="Turkey and Israel"))]
+PUB = "Mon, 28 Dec 2026 09:00:00 +0000"
+
+ENVOY = {
+    "guid": "harbour-envoy-1",
+    "link": "https://harbour-times.example.org/envoy",
+    "title": "Turkish foreign minister calls Israeli envoy over Gaza",
+    "summary": "Ankara summoned the ambassador of Israel after the strike.",
+    "pubDate": PUB,
+}
+FERRY = {
+    "guid": "harbour-ferry-2",
+    "link": "https://harbour-times.example.org/ferry",
+    "title": "Port authority reviews ferry timetable",
+    "summary": "The harbour board will publish the winter crossings in spring.",
+    "pubDate": PUB,
+}
+BAKERS = {
+    "guid": "harbour-bakers-3",
+    "link": "https://harbour-times.example.org/bakers",
+    "title": "Bakers protest flour prices",
+    "summary": "Small bakeries say the wholesale price of flour doubled since summer.",
+    "pubDate": PUB,
+}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[FeedServer]:
+    root = tmp_path / "www"
+    root.mkdir()
+    with FeedServer(root) as server:
+        yield server
+
+
+def _publish(server: FeedServer, items: list[dict[str, str]]) -> None:
+    (Path(server.directory) / "harbour.xml").write_text(
+        rss_feed("Harbour Times", items), encoding="utf-8"
+    )
+
+
+def _doc(es: Elasticsearch, s: Settings, link: str) -> dict[str, Any]:
+    store = pipeline.open_store(s)
+    store.refresh()
+    res = es.search(index=store.names.stories, query={"term": {"canonical_url": link}})
+    hits = res["hits"]["hits"]
+    assert len(hits) == 1, hits
+    return dict(hits[0]["_source"])
+
+
+def test_changed_item_is_versioned_and_alerted_only_on_a_first_match(
+    tmp_path: Path,
+    served: FeedServer,
+    smtp_server: MailCatcher,
+    newsmon_env: dict[str, str],
+    es_client: Elasticsearch,
+) -> None:
+    _publish(served, [ENVOY, FERRY, BAKERS])
+    cfg = write_config(
+        tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml"), subscribers=WATCH
+    )
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    first = pipeline.poll(s, now=NOW)
+    assert first["stories_new"] == 3
+    assert first["stories_updated"] == 0
+    assert pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))["sent"] == 1  # the envoy
+
+    # The outlet rewrites two headlines' stories; a third only changes case and spacing.
+    envoy2 = ENVOY | {"title": "Turkish foreign minister summons Israeli envoy a second time"}
+    ferry2 = FERRY | {
+        "summary": "Cargo sailings between Israeli and Turkish ports will resume next month, "
+        "the Turkish trade ministry in Ankara told Israel."
+    }
+    bakers2 = BAKERS | {"title": "BAKERS  protest flour prices!"}
+    _publish(served, [envoy2, ferry2, bakers2])
+    later = NOW + timedelta(minutes=10)
+    second = pipeline.poll(s, now=later)
+    assert second["stories_new"] == 0
+    assert second["updates"] == {"updated": 2, "new_match": 1, "conflicts": 0}
+
+    envoy = _doc(es_client, s, ENVOY["link"])
+    assert envoy["title"] == envoy2["title"]
+    assert [h["title"] for h in envoy["history"]] == [ENVOY["title"]]
+    assert envoy["history"][0]["seen_at"] == NOW.isoformat()
+    assert "new_match" not in envoy  # matched before: stays out of the alert window
+    assert envoy["grouped_at"] == NOW.isoformat()
+
+    ferry = _doc(es_client, s, FERRY["link"])
+    assert ferry["topics"] == ["turkey_israel"]  # re-tagged on the new text
+    assert [h["summary"] for h in ferry["history"]] == [FERRY["summary"]]
+    assert ferry["new_match"] == ["Turkey and Israel"]
+    assert ferry["updated_at"] == later.isoformat()
+
+    bakers = _doc(es_client, s, BAKERS["link"])
+    assert bakers["title"] == BAKERS["title"]
+    assert "history" not in bakers
+
+    # The next alert run sends the newly matching ferry story once and not the envoy again,
+    # although the envoy is still inside the window's overlap.
+    assert pipeline.send_alerts(s, now=later + timedelta(minutes=1))["sent"] == 1
+    mails = smtp_server.wait_for(2)
+    assert len(mails) == 2
+    assert "ferry timetable" in mails[1].get_body().get_content()  # type: ignore[union-attr]
+
+    # The same text polled again is no new version, and nothing more is sent.
+    third = pipeline.poll(s, now=later + timedelta(minutes=10))
+    assert third["updates"]["updated"] == 0
+    assert pipeline.send_alerts(s, now=later + timedelta(minutes=11))["sent"] == 0
+    assert len(smtp_server.messages) == 2
+
+
+def test_two_writers_of_one_change_record_one_version(
+    tmp_path: Path, served: FeedServer, newsmon_env: dict[str, str]
+) -> None:
+    _publish(served, [BAKERS])
+    cfg = write_config(tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml"))
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    pipeline.poll(s, now=NOW)
+    store = pipeline.open_store(s)
+    (sid,) = store.revisions.current([_doc_id(store, BAKERS["link"])]).keys()
+    # Both polls read the same stored version, then both try to write their new text.
+    a = store.revisions.current([sid])[sid]
+    b = store.revisions.current([sid])[sid]
+    a.story.title = "Bakers close shops for a day over flour prices"
+    doc = revision_fields(a.story, [{"title": BAKERS["title"]}], NOW + timedelta(minutes=5))
+    assert store.revisions.revise(a, doc) is True
+    assert store.revisions.revise(b, doc) is False  # the loser re-reads instead
+    stored = store.revisions.current([sid])[sid]
+    assert len(stored.history) == 1
+    assert stored.story.title == "Bakers close shops for a day over flour prices"
+
+
+def _doc_id(store: Any, link: str) -> str:
+    store.refresh()
+    res = store.es.search(index=store.names.stories, query={"term": {"canonical_url": link}})
+    return str(res["hits"]["hits"][0]["_id"])
