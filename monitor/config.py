@@ -47,6 +47,8 @@ class FeedConfig(_Strict):
     language: str | None = None
     interval: int | None = None  # seconds; None = settings default
     enabled: bool = True
+    # Fetch each new story's article page and index its extracted text as `content`.
+    fulltext: bool = False
 
     @field_validator("url")
     @classmethod
@@ -202,6 +204,8 @@ class Settings:
     claim_expiry_minutes: int = 30
     # The operator is told once when no story has been indexed for this long (dead man's switch).
     stale_hours: int = 6
+    # Seconds between two article-page requests to one host (full text of opted-in feeds).
+    fulltext_host_delay: float = 1.0
 
     @property
     def topics_path(self) -> Path:
@@ -494,4 +498,5 @@ def load_settings(
         resend_ambiguous=_bool(env, "NEWSMON_RESEND_AMBIGUOUS", False),
         claim_expiry_minutes=max(1, _int(env, "NEWSMON_CLAIM_EXPIRY_MINUTES", 30)),
         stale_hours=max(1, _int(env, "NEWSMON_STALE_HOURS", 6)),
+        fulltext_host_delay=max(0, _int(env, "NEWSMON_FULLTEXT_HOST_DELAY_MS", 1000)) / 1000,
     )

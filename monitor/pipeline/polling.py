@@ -19,6 +19,7 @@ from monitor.fetch import FeedRequest, fetch_feeds
 from monitor.models import FeedState, FetchResult, Story
 from monitor.parse import parse_feed
 from monitor.pipeline.context import open_store, tagger_for
+from monitor.pipeline.fulltext import fill_content
 from monitor.pipeline.grouping import group_pending
 from monitor.pipeline.updates import apply_updates
 from monitor.tagging import Tagger
@@ -212,6 +213,10 @@ def poll(
         if s.id not in existing:
             fresh.setdefault(s.id, s)  # the same item in two feeds of one outlet
     new = list(fresh.values())
+    fulltext = fill_content(new, settings)
+    for s in new:
+        if s.content_warning:
+            b.rows[s.feed_id]["warnings"] += 1
     tagger = tagger_for(settings)
     tag_stories(new, tagger)
     updates = apply_updates(
@@ -246,6 +251,7 @@ def poll(
         "duplicates_clustered": grouping["clustered"],
         "stories_updated": updates["updated"],
         "updates": updates,
+        "fulltext": fulltext,
         "index_errors": indexed.errors,
         "grouping": {k: v for k, v in grouping.items() if k != "clustered"},
     }
