@@ -407,7 +407,7 @@ def retag(
     emit(report, as_json, lambda r: _kv_table("retag", r))
 
 
-@app.command()
+# `newsmon feeds` is a group (monitor.feeds_cli) that runs this when given no subcommand.
 def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Feed health: last poll, last success, failures, last error."""
     from monitor import pipeline
@@ -480,9 +480,9 @@ def _configure_logging() -> None:
         )
 
 
-# `search`, `kibana …`, `alerts …` and `mail …` live in their own modules; importing them
-# registers them on `app`.
-from monitor import analyst_cli, delivery_cli  # noqa: E402
+# `search`, `kibana …`, `alerts …`, `mail …` and `feeds …` live in their own modules; importing
+# them registers them on `app`.
+from monitor import analyst_cli, delivery_cli, feeds_cli  # noqa: E402
 
 __all__ = [
     "analyst_cli",
@@ -492,6 +492,7 @@ __all__ = [
     "emit",
     "error_line",
     "fail",
+    "feeds_cli",
     "guarded",
     "main",
     "settings",
