@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from monitor.models import FetchResult
+from monitor.models import ArticleResult, FetchResult
 from monitor.urls import redact_url
 
 MAX_REDIRECTS = 5
@@ -403,48 +403,27 @@ def fetch_feeds(
 
 # ---- article pages: the full text of feeds that opted in ---------------------------------
 
-_ARTICLE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 ROBOTS_DISALLOWED = "disallowed by robots.txt"
 
 
-@dataclass
-class ArticleResult:
-    """One article page: its bytes, or why it was not fetched (one line)."""
-
-    url: str
-    ok: bool
-    body: bytes | None = None
-    content_type: str | None = None
-    final_url: str | None = None
-    status: int | None = None
-    error: str | None = None
-    robots_disallowed: bool = False
-
-
 class _HostPace:
-    """At most one request per `delay` seconds to one host (robots.txt's Crawl-delay when
-    it asks for more): article pages are many requests to one site, unlike one feed poll."""
+    """At most one request per `delay` seconds to one host: article pages are many requests
+    to one site, unlike one feed poll."""
 
     def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self._last: float | None = None
+        self.delay, self._last = delay, -float("inf")
 
     async def wait(self) -> None:
-        if self._last is not None:
-            pause = self._last + self.delay - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
+        await asyncio.sleep(max(0.0, self._last + self.delay - time.monotonic()))
         self._last = time.monotonic()
 
 
-async def _robots(
-    client: httpx.AsyncClient, page_url: str, opts: _Options, slots: asyncio.Semaphore
-) -> Any:
-    """The host's parsed robots.txt, None when it has none (everything allowed), or a one-line
-    reason when it could not be read: RFC 9309 says to assume "disallow all" then."""
+async def _robots(client: httpx.AsyncClient, url: str, opts: _Options, slots: Any) -> Any:
+    """The host's parsed robots.txt; None when it has none (a 4xx: all allowed); else a reason
+    it could not be read, and RFC 9309 says to assume "disallow all" then."""
     from protego import Protego
 
-    robots_url = str(httpx.URL(page_url).copy_with(path="/robots.txt", query=None, fragment=None))
+    robots_url = str(httpx.URL(url).copy_with(path="/robots.txt", query=None, fragment=None))
     res = await _fetch_one(client, FeedRequest("robots.txt", robots_url), opts, slots)
     if res.ok and res.body is not None:
         return Protego.parse(res.body.decode("utf-8", "replace"))
@@ -459,78 +438,53 @@ async def _host_pages(
     opts: _Options,
     slots: asyncio.Semaphore,
     pace: _HostPace,
-    user_agent: str,
-    out: list[ArticleResult | None],
+    out: list[ArticleResult],
 ) -> None:
+    agent = str(client.headers["User-Agent"])
     await pace.wait()
-    try:
-        robots = await _robots(client, pages[0][1], opts, slots)
-    except Exception as exc:  # one host's robots.txt must not stop the other hosts
-        robots = _describe(exc, pages[0][1], opts.timeout)
+    robots = await _robots(client, pages[0][1], opts, slots)
     if robots is not None and not isinstance(robots, str):
-        crawl_delay = robots.crawl_delay(user_agent)
-        if crawl_delay:
-            pace.delay = max(pace.delay, float(crawl_delay))
+        pace.delay = max(pace.delay, float(robots.crawl_delay(agent) or 0))
     for i, url in pages:
         if isinstance(robots, str):
             out[i] = ArticleResult(url, ok=False, error=f"robots.txt not readable ({robots})")
-            continue
-        if robots is not None and not robots.can_fetch(url, user_agent):
+        elif robots is not None and not robots.can_fetch(url, agent):
             out[i] = ArticleResult(url, ok=False, error=ROBOTS_DISALLOWED, robots_disallowed=True)
-            continue
-        await pace.wait()
-        res = await _fetch_one(client, FeedRequest("article", url), opts, slots)
-        out[i] = ArticleResult(
-            url,
-            ok=res.ok and res.body is not None,
-            body=res.body,
-            content_type=res.content_type,
-            final_url=res.final_url,
-            status=res.status,
-            error=res.error,
-        )
+        else:
+            await pace.wait()
+            res = await _fetch_one(client, FeedRequest("article", url), opts, slots)
+            ok = res.ok and res.body is not None
+            out[i] = ArticleResult(url, ok, res.body, res.final_url, res.status, res.error)
 
 
 async def _fetch_pages(
-    urls: Sequence[str],
-    *,
-    timeout: float,
-    max_bytes: int,
-    concurrency: int,
-    allow_private: bool,
-    allowed_hosts: frozenset[str],
-    user_agent: str,
-    host_delay: float,
+    urls: Sequence[str], opts: _Options, concurrency: int, host_delay: float, user_agent: str
 ) -> list[ArticleResult]:
-    out: list[ArticleResult | None] = [None] * len(urls)
+    out = [ArticleResult(u, ok=False, error="not fetched") for u in urls]
     by_host: dict[str, list[tuple[int, str]]] = {}
     for i, url in enumerate(urls):
         try:
-            _target(url)
-            by_host.setdefault(httpx.URL(url).netloc.decode("ascii").lower(), []).append((i, url))
+            host, port, _ = _target(url)
+            by_host.setdefault(f"{host.lower()}:{port}", []).append((i, url))
         except FetchRefused as exc:
-            out[i] = ArticleResult(url, ok=False, error=str(exc))
-    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="newsmon-dns")
-    opts = _Options(timeout, max_bytes, allow_private, allowed_hosts, executor)
-    slots = asyncio.Semaphore(concurrency)
+            out[i].error = str(exc)
     try:
         async with httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(opts.timeout),
             follow_redirects=False,
-            headers={"User-Agent": user_agent, "Accept": _ARTICLE_ACCEPT},
+            headers={"User-Agent": user_agent, "Accept": "text/html, */*;q=0.5"},
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         ) as client:
+            slots = asyncio.Semaphore(concurrency)
             await asyncio.gather(
                 *(
-                    _host_pages(client, pages, opts, slots, _HostPace(host_delay), user_agent, out)
+                    _host_pages(client, pages, opts, slots, _HostPace(host_delay), out)
                     for pages in by_host.values()
                 )
             )
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
-    return [
-        r or ArticleResult(u, ok=False, error="not fetched") for r, u in zip(out, urls, strict=True)
-    ]
+        opts.executor.shutdown(wait=False, cancel_futures=True)
+    return out
 
 
 def fetch_articles(
@@ -542,26 +496,16 @@ def fetch_articles(
     allow_private: bool = False,
     host_delay: float = 1.0,
     user_agent: str = DEFAULT_USER_AGENT,
-    allowed_hosts: Collection[str] = (),
 ) -> list[ArticleResult]:
     """Fetch article pages under the feeds' guards (SSRF check on every hop, address pinning,
-    size and time caps), obeying each host's robots.txt (read once per call) and at most one
-    request per `host_delay` seconds per host. One ArticleResult per URL, in order; never
-    raises per page."""
+    time and size caps), obeying each host's robots.txt (read once per call; its Crawl-delay
+    when longer) and one request per `host_delay` seconds per host. One result per URL, in
+    order; never raises per page."""
     if not urls:
         return []
-    if concurrency < 1 or timeout <= 0 or max_bytes < 1 or host_delay < 0:
-        raise ValueError("concurrency, timeout and max_bytes must be positive")
-    coro = _fetch_pages(
-        urls,
-        timeout=timeout,
-        max_bytes=max_bytes,
-        concurrency=concurrency,
-        allow_private=allow_private,
-        allowed_hosts=frozenset(allowed_hosts),
-        user_agent=user_agent,
-        host_delay=host_delay,
-    )
+    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="newsmon-dns")
+    opts = _Options(timeout, max_bytes, allow_private, frozenset(), executor)
+    coro = _fetch_pages(urls, opts, concurrency, host_delay, user_agent)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

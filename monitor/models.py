@@ -77,6 +77,19 @@ class FetchResult:
 
 
 @dataclass
+class ArticleResult:
+    """One article page `fetch` was asked for: its bytes, or why not (one line)."""
+
+    url: str
+    ok: bool
+    body: bytes | None = None
+    final_url: str | None = None
+    status: int | None = None
+    error: str | None = None
+    robots_disallowed: bool = False
+
+
+@dataclass
 class FeedState:
     """Per-feed polling state kept in `{prefix}-feeds`."""
 

@@ -63,13 +63,19 @@ def apply_updates(
     first: dict[str, Story] = {}
     for s in seen:
         first.setdefault(s.id, s)  # the same item in two feeds of one outlet
-    stored = store.revisions.current(list(first))
-    changed = [i for i in first if i in stored and _changed(stored[i], first[i])]
+    texts = store.revisions.texts(list(first))
+    changed = [
+        i
+        for i in first
+        if i in texts and material_change(*texts[i], first[i].title, first[i].summary)
+    ]
     if not changed:
         return report
+    stored = store.revisions.current(changed)
     rules = [(sub.email, r.name, r.query) for sub in settings.subscribers for r in sub.alerts]
     queries = [q for _, _, q in rules]
-    before = store.revisions.matching(queries, [i for i in changed if stored[i].grouped])
+    grouped_before = [i for i in changed if i in stored and stored[i].grouped]
+    before = store.revisions.matching(queries, grouped_before)
     updated: list[str] = []
     for sid in changed:
         for _ in range(_ATTEMPTS):

@@ -70,6 +70,28 @@ class StoryRevisions:
         self.es, self.names, self.url = client, names, url
 
     @translated
+    def texts(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(title, summary) of each stored story (refreshed first): all a poll needs to see
+        which known items changed, without reading every known story whole."""
+        if not ids:
+            return {}
+        self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+        out: dict[str, tuple[str, str]] = {}
+        for i in range(0, len(ids), 1000):
+            chunk = list(ids[i : i + 1000])
+            res = self.es.search(
+                index=self.names.stories,
+                query={"ids": {"values": chunk}},
+                size=len(chunk),
+                source_includes=["title", "summary"],
+                **_LENIENT,
+            )
+            for h in res["hits"]["hits"]:
+                src = h["_source"]
+                out[h["_id"]] = (str(src.get("title") or ""), str(src.get("summary") or ""))
+        return out
+
+    @translated
     def current(self, ids: Sequence[str]) -> dict[str, StoredStory]:
         """The stored version of each of these stories (refreshed first; missing ids left out)."""
         if not ids:
