@@ -15,7 +15,6 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.table import Table
 
@@ -97,6 +96,8 @@ def read_opml(path: Path) -> list[tuple[str, str]]:
 
 def _url_key(url: str) -> str:
     """Two spellings of one feed URL compare equal: scheme and host case, a trailing slash."""
+    import httpx
+
     try:
         u = httpx.URL(url.strip())
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -109,6 +110,8 @@ def feed_id_for(title: str, url: str, taken: set[str]) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     base = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:_MAX_ID_CHARS].strip("-")
     if not base:  # a title in a non-Latin script, or none: the host names the feed
+        import httpx
+
         try:
             host = httpx.URL(url).host
         except (httpx.InvalidURL, TypeError, ValueError):
@@ -249,9 +252,6 @@ def check_feed(url: str, s: Any) -> dict[str, Any]:
     """
     from monitor.clock import utcnow
     from monitor.fetch import FeedRequest, fetch_feeds
-    from monitor.parse import parse_feed
-    from monitor.pipeline import tagger_for
-    from monitor.pipeline.polling import tag_stories
 
     (res,) = fetch_feeds(
         [FeedRequest(feed_id="check", url=url)],
@@ -260,6 +260,8 @@ def check_feed(url: str, s: Any) -> dict[str, Any]:
     )
     if not res.ok:
         raise ValueError(f"{url}: {res.error or f'HTTP {res.status}'}")
+    from monitor.parse import parse_feed  # after the fetch: a failed one answers sooner
+
     now = utcnow()
     parsed = parse_feed(
         res.body or b"",
@@ -272,6 +274,9 @@ def check_feed(url: str, s: Any) -> dict[str, Any]:
     )
     if parsed.error:
         raise ValueError(f"{url}: {parsed.error}")
+    from monitor.pipeline import tagger_for
+    from monitor.pipeline.polling import tag_stories
+
     tag_stories(parsed.stories, tagger_for(s))
     return {
         "url": url,

@@ -251,7 +251,9 @@ def poll(
         "duplicates_clustered": grouping["clustered"],
         "stories_updated": updates["updated"],
         "updates": updates,
-        "fulltext": fulltext,
+        # Counts in one cell; the warnings one line each (the table prints a list that way).
+        "fulltext": {k: v for k, v in fulltext.items() if k != "warnings"},
+        "fulltext_warnings": fulltext["warnings"],
         "index_errors": indexed.errors,
         "grouping": {k: v for k, v in grouping.items() if k != "clustered"},
     }
