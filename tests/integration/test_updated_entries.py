@@ -4,7 +4,10 @@ the first time."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from localdev.feedserver import FeedServer
 from localdev.mailcatcher import MailCatcher
 from monitor import pipeline
 from monitor.config import Settings, load_settings
+from monitor.pipeline.updates import apply_updates
 from monitor.store.revisions import revision_fields
 from tests.factories import NOW, instant_rule, rss_feed, served_feeds, subscriber, write_config
 
@@ -35,6 +39,13 @@ FERRY = {
     "link": "https://harbour-times.example.org/ferry",
     "title": "Port authority reviews ferry timetable",
     "summary": "The harbour board will publish the winter crossings in spring.",
+    "pubDate": PUB,
+}
+MARKET = {
+    "guid": "market-1",
+    "link": "https://market-news.example.org/fish",
+    "title": "Fish market opens an hour earlier",
+    "summary": "Stalls will trade from five in the morning through the winter.",
     "pubDate": PUB,
 }
 BAKERS = {
@@ -77,13 +88,17 @@ def test_changed_item_is_versioned_and_alerted_only_on_a_first_match(
     es_client: Elasticsearch,
 ) -> None:
     _publish(served, [ENVOY, FERRY, BAKERS])
+    # Another feed in the same runs, unchanged throughout.
+    (Path(served.directory) / "market.xml").write_text(
+        rss_feed("Market News", [MARKET]), encoding="utf-8"
+    )
     cfg = write_config(
-        tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml"), subscribers=WATCH
+        tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml", "market.xml"), subscribers=WATCH
     )
     s = load_settings(cfg, newsmon_env)
     pipeline.init(s, NOW)
     first = pipeline.poll(s, now=NOW)
-    assert first["stories_new"] == 3
+    assert first["stories_new"] == 4
     assert first["stories_updated"] == 0
     assert pipeline.send_alerts(s, now=NOW + timedelta(minutes=1))["sent"] == 1  # the envoy
 
@@ -98,6 +113,10 @@ def test_changed_item_is_versioned_and_alerted_only_on_a_first_match(
     later = NOW + timedelta(minutes=10)
     second = pipeline.poll(s, now=later)
     assert second["stories_new"] == 0
+    assert {r["feed"]: r["status"] for r in second["feeds"]} == {
+        "harbour": "ok",
+        "market": "not modified",
+    }
     assert second["updates"] == {"updated": 2, "new_match": 1, "conflicts": 0}
 
     envoy = _doc(es_client, s, ENVOY["link"])
@@ -112,6 +131,10 @@ def test_changed_item_is_versioned_and_alerted_only_on_a_first_match(
     assert [h["summary"] for h in ferry["history"]] == [FERRY["summary"]]
     assert ferry["new_match"] == ["Turkey and Israel"]
     assert ferry["updated_at"] == later.isoformat()
+
+    market = _doc(es_client, s, MARKET["link"])
+    assert "history" not in market
+    assert "updated_at" not in market
 
     bakers = _doc(es_client, s, BAKERS["link"])
     assert bakers["title"] == BAKERS["title"]
@@ -157,3 +180,33 @@ def _doc_id(store: Any, link: str) -> str:
     store.refresh()
     res = store.es.search(index=store.names.stories, query={"term": {"canonical_url": link}})
     return str(res["hits"]["hits"][0]["_id"])
+
+
+def test_concurrent_polls_of_one_change_record_one_version(
+    tmp_path: Path, served: FeedServer, newsmon_env: dict[str, str]
+) -> None:
+    _publish(served, [BAKERS])
+    cfg = write_config(tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml"))
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    pipeline.poll(s, now=NOW)
+    store = pipeline.open_store(s)
+    sid = _doc_id(store, BAKERS["link"])
+    (stored,) = store.stories.get([sid])
+    changed = dataclasses.replace(stored, title="Bakers close their shops for a day over flour")
+    tagger = pipeline.tagger_for(s)
+    start = threading.Barrier(4)
+
+    def one_poll(_: int) -> dict[str, Any]:
+        mine = pipeline.open_store(s)  # each poll its own client, as separate tasks have
+        start.wait()
+        return apply_updates(mine, s, [dataclasses.replace(changed)], tagger, NOW)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reports = list(pool.map(one_poll, range(4)))
+
+    assert sum(r["updated"] for r in reports) == 1
+    assert sum(r["conflicts"] for r in reports) == 0
+    final = store.revisions.current([sid])[sid]
+    assert final.story.title == changed.title
+    assert [h["title"] for h in final.history] == [BAKERS["title"]]
