@@ -8,6 +8,9 @@ __all__ = ["article_text"]
 
 # Characters of article text kept (the same bound as a feed's own content).
 _MAX_CHARS = 200_000
+# Fewer words than this is a menu or a caption trafilatura fell back to, not an article; the
+# feed's summary says as much.
+_MIN_WORDS = 25
 
 
 def article_text(html: bytes, url: str | None = None) -> str | None:
@@ -25,4 +28,6 @@ def article_text(html: bytes, url: str | None = None) -> str | None:
         return None
     paragraphs = [" ".join(p.split()) for p in text.splitlines()]
     tidy = "\n".join(p for p in paragraphs if p)
-    return tidy[:_MAX_CHARS] or None
+    if len(tidy.split()) < _MIN_WORDS:
+        return None
+    return tidy[:_MAX_CHARS]

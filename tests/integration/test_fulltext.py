@@ -31,6 +31,9 @@ could not improve while the strikes went on, and that trade talks were on hold.<
 to the government, and that both sides wanted to keep their channels open.</p>
 </article><footer>Harbour Times · all rights reserved</footer></body></html>
 """
+EMPTY_PAGE = """<!doctype html><html><body><nav><a href="/">Front page</a></nav>
+<div class="gallery"><img src="/1.jpg"><img src="/2.jpg"></div></body></html>
+"""
 SECRET_PAGE = """<!doctype html><html><body><article><h1>Members only</h1>
 <p>This page is for subscribers and must never be fetched by a robot.</p></article></body></html>
 """
@@ -69,10 +72,13 @@ def test_full_text_obeys_robots_and_keeps_every_story(
     (www / "robots.txt").write_text(ROBOTS, encoding="utf-8")
     (www / "news" / "envoy.html").write_text(ENVOY_PAGE, encoding="utf-8")
     (www / "private" / "members.html").write_text(SECRET_PAGE, encoding="utf-8")
+    (www / "news" / "empty.html").write_text(EMPTY_PAGE, encoding="utf-8")
     items = [
         _item(served, 1, "news/envoy.html", "Envoy summoned", "A diplomatic row, details inside."),
         _item(served, 2, "private/members.html", "Members briefing", "For subscribers."),
         _item(served, 3, "news/gone.html", "Tide tables", "The spring tide tables are out."),
+        _item(served, 5, "news/empty.html", "Gallery photos", "Pictures from the regatta."),
+        _item(served, 6, "_/hang/5", "Slow page", "A page that never answers in time."),
     ]
     (www / "harbour.xml").write_text(rss_feed("Harbour Times", items), encoding="utf-8")
     # A feed without full text in the same run: its article is never asked for.
@@ -85,16 +91,19 @@ def test_full_text_obeys_robots_and_keeps_every_story(
             feed("market", served.url_for("market.xml")),
         ],
     )
-    s = load_settings(cfg, newsmon_env | {"NEWSMON_FULLTEXT_HOST_DELAY_MS": "100"})
+    s = load_settings(
+        cfg,
+        newsmon_env | {"NEWSMON_FULLTEXT_HOST_DELAY_MS": "100", "NEWSMON_FETCH_TIMEOUT": "2"},
+    )
     pipeline.init(s, NOW)
 
     report = pipeline.poll(s, now=NOW)
 
-    assert report["stories_new"] == 4
+    assert report["stories_new"] == 6
     assert report["feeds_failed"] == 0
-    assert report["fulltext"] == {"requested": 3, "extracted": 1}
-    assert len(report["fulltext_warnings"]) == 2
-    assert {r["feed"]: r["warnings"] for r in report["feeds"]} == {"harbour": 2, "market": 0}
+    assert report["fulltext"] == {"requested": 5, "extracted": 1}
+    assert len(report["fulltext_warnings"]) == 4
+    assert {r["feed"]: r["warnings"] for r in report["feeds"]} == {"harbour": 4, "market": 0}
     docs = _by_title(es_client, s)
     envoy = docs["Envoy summoned"]
     assert "trade talks were on hold" in envoy["content"]
@@ -110,6 +119,12 @@ def test_full_text_obeys_robots_and_keeps_every_story(
     tides = docs["Tide tables"]
     assert tides["summary"] == "The spring tide tables are out."
     assert tides["content_warning"] == "full text: HTTP 404"
+
+    empty = docs["Gallery photos"]
+    assert empty["content_warning"] == "full text: nothing article-like on the page"
+    slow = docs["Slow page"]
+    assert slow["content_warning"] == "full text: timed out after 2s"
+    assert slow["summary"] == "A page that never answers in time."
 
     assert docs["Fish market opens"].get("content") is None
     assert served.requests_for("news/market.html") == []
