@@ -68,7 +68,8 @@ BACKOFF: dict[str, Backoff] = {
 }
 
 _JITTER_FRACTION = 0.1
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+# s-maxage is for shared caches; newsmon is a private reader, so only max-age counts.
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\b", re.IGNORECASE)
 # RSS 2.0 <ttl> sits in <channel>, not in items; read from the bytes so a 304 or an unchanged
 # body (never parsed) and the parser stay out of scheduling. Namespaced forms are not RSS's.
@@ -116,7 +117,7 @@ def ttl_minutes(body: bytes | None) -> int | None:
 
 
 def max_age_seconds(cache_control: str | None) -> float | None:
-    """`Cache-Control: max-age` (or s-maxage) in seconds; None when absent or no-cache."""
+    """`Cache-Control: max-age` in seconds; None when absent or no-cache."""
     if not cache_control or _NO_CACHE.search(cache_control):
         return None
     m = _MAX_AGE.search(cache_control)
