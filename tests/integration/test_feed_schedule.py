@@ -216,4 +216,3 @@ def test_a_permanent_redirect_is_remembered_and_a_temporary_one_is_not(
     s = _settings(tmp_path, newsmon_env, feeds)
     _poll(s, later + BASE)
     assert _states(s)["moved"].effective_url is None
-
