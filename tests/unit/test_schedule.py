@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from monitor.config import load_settings
 from monitor.fetch import ERROR_CLASSES
+from monitor.models import FeedState
+from monitor.pipeline import DUE_SLACK, due_feeds
 from monitor.pipeline.schedule import (
     BACKOFF,
     SchedulePolicy,
@@ -20,7 +25,7 @@ from monitor.pipeline.schedule import (
     server_delay,
     ttl_minutes,
 )
-from tests.factories import NOW
+from tests.factories import NOW, feed, write_config
 
 BASE = timedelta(minutes=10)
 POLICY = SchedulePolicy()
@@ -173,3 +178,34 @@ def test_dead_feeds_are_probed_slowly_and_gone_feeds_never() -> None:
     assert probe is not None
     assert probe <= NOW + timedelta(hours=1.1)
     assert next_due("wire-a", NOW, BASE, POLICY, status="gone", failures=1) is None
+
+
+def test_due_feeds_follow_next_due_skip_gone_feeds_and_restart_on_a_new_url(
+    tmp_path: Path,
+) -> None:
+    cfg = write_config(
+        tmp_path,
+        feeds=[feed(i, f"https://x.org/{i}") for i in ("due", "later", "gone", "moved-config")],
+        default_interval="10m",
+        topics=False,
+    )
+    s = load_settings(cfg, {})
+    before = NOW - timedelta(hours=1)
+
+    def state(fid: str, **kw: Any) -> FeedState:
+        return FeedState(feed_id=fid, url=f"https://x.org/{fid}", last_polled=before, **kw)
+
+    states = {
+        "due": state("due", next_due=NOW + DUE_SLACK),
+        "later": state("later", next_due=NOW + DUE_SLACK + timedelta(seconds=1)),
+        "gone": state("gone", status="gone", next_due=None),
+        # Its URL in feeds.yaml is not the one this state was recorded for: due at once.
+        "moved-config": FeedState(
+            feed_id="moved-config",
+            url="https://x.org/old",
+            last_polled=before,
+            status="gone",
+        ),
+    }
+    assert due_feeds(s, states, NOW) == ["due", "moved-config"]
+    assert due_feeds(s, states, NOW + timedelta(days=365)) == ["due", "later", "moved-config"]
