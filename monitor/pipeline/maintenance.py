@@ -37,9 +37,10 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
         if st is None:
             unhealthy.append({"feed": f.id, "problem": "never polled"})
         elif st.consecutive_failures:
-            unhealthy.append(
-                {"feed": f.id, "problem": f"{st.consecutive_failures} failures: {st.last_error}"}
-            )
+            # dead or gone first: those are the feeds nobody will see again unless told.
+            state = f"{st.status}: " if st.status in ("dead", "gone") else ""
+            problem = f"{state}{st.consecutive_failures} failures: {st.last_error}"
+            unhealthy.append({"feed": f.id, "problem": problem})
         elif st.last_success and now - st.last_success > timedelta(days=1):
             unhealthy.append(
                 {"feed": f.id, "problem": f"no success since {st.last_success:%Y-%m-%d %H:%M}Z"}

@@ -184,7 +184,7 @@ class _Outcome:
                 st.status = "failing"
             asked = server_delay(ttl_minutes=None, max_age=None, retry_after=self.retry_after)
         else:
-            if was == "dead":
+            if was in ("dead", "gone"):  # the operator was told it died: tell it is back
                 st.revived_from, st.revived_at = st.failing_since, now
             st.last_success, st.last_error, st.error_class = now, None, None
             st.consecutive_failures, st.failing_since, st.status = 0, None, "ok"

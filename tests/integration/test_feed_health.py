@@ -163,28 +163,44 @@ def test_a_dead_feed_is_probed_daily_revives_by_itself_and_the_operator_hears_on
     _assert_healthy(_states(s)["wire-a"], back + BASE)
 
 
-def test_410_gone_disables_the_feed_until_its_url_changes(
+def test_410_gone_disables_the_feed_until_polled_by_hand_or_given_a_new_url(
     tmp_path: Path, served: FeedServer, newsmon_env: dict[str, str], smtp_server: MailCatcher
 ) -> None:
-    feeds = [served_feed(served, "wire-a.xml"), feed("retired", served.url_for("_/status/410"))]
+    served.script("outlet-c.xml", 410)
+    feeds = [served_feed(served, "wire-a.xml"), served_feed(served, "outlet-c.xml", feed_id="old")]
     s = _settings(tmp_path, newsmon_env, feeds)
-    rows = _rows(_poll(s, NOW))
-    assert rows["retired"]["error"] == "HTTP 410"
+    rows = _rows(pipeline.poll(s, now=NOW))
+    assert rows["old"]["error"] == "HTTP 410"
     states = _states(s)
-    assert (states["retired"].status, states["retired"].next_due) == ("gone", None)
+    assert (states["old"].status, states["old"].next_due) == ("gone", None)
     _assert_healthy(states["wire-a"], NOW)
     for later in (NOW + BASE, NOW + timedelta(days=30)):
         assert pipeline.due_feeds(s, states, later) == ["wire-a"]
     [notice] = smtp_server.wait_for(1)
-    assert "feed retired is gone" in str(notice["Subject"])
+    assert "feed old is gone" in str(notice["Subject"])
     table = {r["feed"]: r for r in pipeline.feed_health(s, now=NOW)["feeds"]}
-    assert (table["retired"]["status"], table["retired"]["next_due"]) == ("gone", None)
-    assert table["retired"]["error_class"] == "http_4xx"
+    assert (table["old"]["status"], table["old"]["next_due"]) == ("gone", None)
+    assert table["old"]["error_class"] == "http_4xx"
 
-    # The operator points it somewhere new: it is due at once and polled as usual.
-    feeds[1] = served_feed(served, "outlet-c.xml", feed_id="retired")
+    # The server has it again and the operator polls it by hand (`newsmon poll --feed old`,
+    # or the poll DAG with force): it is back, and the operator hears so once.
+    served.unscript("outlet-c.xml")
+    back = NOW + timedelta(days=2)
+    assert _rows(pipeline.poll(s, ["old"], now=back))["old"]["new"] == 2
+    _assert_healthy(_states(s)["old"], back)
+    mails = smtp_server.wait_for(2)
+    assert "feed old is back" in str(mails[1]["Subject"])
+
+    # Gone again; then the operator gives it a new URL: due at once, polled as usual.
+    served.script("outlet-c.xml", 410)
+    pipeline.poll(s, ["old"], now=back + BASE)
+    assert _states(s)["old"].status == "gone"
+    assert len(smtp_server.wait_for(3)) == 3
+    feeds[1] = served_feed(served, "outlet-b.xml", feed_id="old")
     s = _settings(tmp_path, newsmon_env, feeds)
-    assert "retired" in pipeline.due_feeds(s, _states(s), NOW + BASE)
-    rows = _rows(pipeline.poll(s, now=NOW + BASE))
-    assert rows["retired"]["new"] == 2
-    _assert_healthy(_states(s)["retired"], NOW + BASE)
+    moved_on = back + 2 * BASE
+    assert pipeline.due_feeds(s, _states(s), moved_on) == ["wire-a", "old"]
+    rows = _rows(pipeline.poll(s, now=moved_on))
+    assert rows["old"]["new"] == 2
+    _assert_healthy(_states(s)["old"], moved_on)
+    assert len(smtp_server.wait_for(4, timeout=1.0)) == 3  # a new URL is not a revival
