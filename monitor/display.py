@@ -175,7 +175,7 @@ def feed_health_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     t.add_column("feed", overflow="fold")
     t.add_column("status", no_wrap=True)
     if moved:
-        t.add_column("url (configured)", overflow="fold")
+        t.add_column("url", overflow="fold")  # as configured
         t.add_column("moved to", overflow="fold")
     t.add_column("next due", no_wrap=True)
     t.add_column("last polled", no_wrap=True)
