@@ -202,6 +202,14 @@ class Settings:
     claim_expiry_minutes: int = 30
     # The operator is told once when no story has been indexed for this long (dead man's switch).
     stale_hours: int = 6
+    # Feed scheduling and health (README, "Feed scheduling and health"): the longest wait a
+    # server's <ttl>, max-age or Retry-After can impose (seconds); every N-th poll of a feed
+    # skips the validators; failures in a row that make a feed dead; how often a dead feed is
+    # probed (seconds).
+    max_interval: int = 86400
+    unconditional_every: int = 10
+    dead_after: int = 10
+    dead_probe: int = 86400
 
     @property
     def topics_path(self) -> Path:
@@ -417,6 +425,16 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
         raise ConfigError(f"environment: {key}: {raw!r} is not a whole number") from None
 
 
+def _duration_env(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        return max(1, parse_duration(int(raw) if raw.strip().isdigit() else raw))
+    except ValueError as e:
+        raise ConfigError(f"environment: {key}: {e}") from None
+
+
 def settings_from_env(
     env: Mapping[str, str] | None = None,
 ) -> tuple[ElasticsearchSettings, SmtpSettings]:
@@ -494,4 +512,8 @@ def load_settings(
         resend_ambiguous=_bool(env, "NEWSMON_RESEND_AMBIGUOUS", False),
         claim_expiry_minutes=max(1, _int(env, "NEWSMON_CLAIM_EXPIRY_MINUTES", 30)),
         stale_hours=max(1, _int(env, "NEWSMON_STALE_HOURS", 6)),
+        max_interval=_duration_env(env, "NEWSMON_MAX_INTERVAL", 86400),
+        unconditional_every=max(1, _int(env, "NEWSMON_UNCONDITIONAL_EVERY", 10)),
+        dead_after=max(1, _int(env, "NEWSMON_DEAD_AFTER", 10)),
+        dead_probe=_duration_env(env, "NEWSMON_DEAD_PROBE", 86400),
     )
