@@ -36,16 +36,19 @@ STORIES = Asset(name="newsmon_stories", uri="newsmon://stories")
     doc_md="""
 ### newsmon_poll
 
-Every 5 minutes: `feed_batches` lists the feeds that are due (each feed has its own interval in
-`feeds.yaml`) in batches of 10; `poll` runs once per batch (dynamic task mapping) and fetches,
-parses, deduplicates, tags and indexes those feeds into Elasticsearch.
+Every 5 minutes: `feed_batches` lists the feeds that are due (each feed has its own next due
+time: its interval in `feeds.yaml`, or longer when the server asks or the feed is failing; dead
+feeds are probed daily, gone ones not at all; see the README) in batches of 10; `poll` runs
+once per batch (dynamic task mapping) and fetches, parses, deduplicates, tags and indexes
+those feeds into Elasticsearch.
 
 * Every batch that finishes updates the Asset `newsmon_stories` (the event's extra carries the
   batch's counts), which triggers `newsmon_alerts`.
 * No feed due means no mapped task and no alert run. A manual trigger within a feed's
   interval of its last poll therefore does nothing, unless it sets the param **`force`**:
   "Trigger DAG" → `force: true` (REST: `POST /api/v2/dags/newsmon_poll/dagRuns` with
-  `{"logical_date": null, "conf": {"force": true}}`) polls every enabled feed now. Scheduled
+  `{"logical_date": null, "conf": {"force": true}}`) polls every enabled feed now, backing-off,
+  dead and gone ones included. Scheduled
   runs keep the default, `false`.
 * Re-running or clearing a batch is safe: documents are upserted by a hash of the canonical
   URL, and conditional GET state is kept per feed.

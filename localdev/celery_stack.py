@@ -43,6 +43,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from localdev.airflow_api import SCHEDULER_PARTS, AirflowApi
+
 __all__ = [
     "CeleryStack",
     "CeleryStackError",
@@ -291,7 +293,7 @@ class CeleryStack:
     _owns_base: bool = field(default=False, init=False, repr=False)
     _infra: list[_Proc] = field(default_factory=list, init=False, repr=False)
     _workers: list[Worker] = field(default_factory=list, init=False, repr=False)
-    _token: str | None = field(default=None, init=False, repr=False)
+    _rest: AirflowApi | None = field(default=None, init=False, repr=False)
     _worker_seq: int = field(default=0, init=False, repr=False)
     _config: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -586,14 +588,12 @@ class CeleryStack:
         self._infra.append(scheduler)
         processor = self._spawn("dag-processor", self._airflow("dag-processor"), env)
         self._infra.append(processor)
-        self._wait("api-server", lambda: self._get_json("/api/v2/version"), api, self.start_timeout)
+        self._wait(
+            "api-server", lambda: self.rest.get_public("/api/v2/version"), api, self.start_timeout
+        )
 
         def healthy() -> bool:
-            health = self._get_json("/api/v2/monitor/health")
-            return all(
-                health.get(part, {}).get("status") == "healthy"
-                for part in ("metadatabase", "scheduler", "dag_processor")
-            )
+            return self.rest.healthy(SCHEDULER_PARTS)  # no triggerer in this stack
 
         self._wait("scheduler and dag-processor health", healthy, scheduler, self.start_timeout)
         self.wait_for_dags(timeout=self.start_timeout)
@@ -604,11 +604,7 @@ class CeleryStack:
         found: list[str] = []
 
         def parsed() -> bool:
-            errors = self.api("GET", "/api/v2/importErrors")
-            if errors.get("total_entries"):
-                raise CeleryStackError(f"DAG import errors: {errors['import_errors']}")
-            dags = self.api("GET", "/api/v2/dags?limit=100")["dags"]
-            found[:] = [d["dag_id"] for d in dags if not d["is_paused"]]
+            found[:] = self.rest.active_dags()
             return len(found) >= expected
 
         deadline = time.monotonic() + timeout
@@ -680,93 +676,36 @@ class CeleryStack:
 
     # ---- REST API ----------------------------------------------------------------------
 
+    @property
+    def rest(self) -> AirflowApi:
+        """The api-server's REST client (one login, shared by every call)."""
+        if self._rest is None:
+            self._rest = AirflowApi(
+                self.api_url, self.airflow_home, error=CeleryStackError, poll_every=0.5
+            )
+        return self._rest
+
     def password(self) -> str:
         """The simple auth manager's generated password for ``admin``."""
-        path = self.airflow_home / "simple_auth_manager_passwords.json.generated"
-        return str(json.loads(path.read_text())["admin"])
-
-    def _get_json(self, path: str) -> Any:
-        import httpx
-
-        response = httpx.get(self.api_url + path, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def token(self) -> str:
-        """A JWT for the REST API (``POST /auth/token``)."""
-        if self._token is None:
-            import httpx
-
-            response = httpx.post(
-                f"{self.api_url}/auth/token",
-                json={"username": "admin", "password": self.password()},
-                timeout=30,
-            )
-            response.raise_for_status()
-            self._token = str(response.json()["access_token"])
-        return self._token
+        return self.rest.password() or "-"
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """One REST API v2 call; returns the decoded JSON (raises on an HTTP error)."""
-        import httpx
-
-        for attempt in range(2):
-            response = httpx.request(
-                method,
-                self.api_url + path,
-                json=body,
-                headers={"Authorization": f"Bearer {self.token()}"},
-                timeout=30,
-            )
-            if response.status_code == 401 and attempt == 0:
-                self._token = None  # expired: log in again
-                continue
-            if response.is_error:
-                raise CeleryStackError(
-                    f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
-                )
-            return response.json() if response.content else None
-        raise CeleryStackError(f"{method} {path}: not authorised")
+        return self.rest.call(method, path, body)
 
     def trigger(self, dag_id: str) -> str:
         """Trigger a manual run now; returns its run id."""
-        run = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
-        return str(run["dag_run_id"])
+        return self.rest.trigger(dag_id)
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
-        runs = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")
-        return list(runs["dag_runs"])
+        return self.rest.runs(dag_id)
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
         """Wait until a run finished; return it. Raises if it failed or did not finish in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            run: dict[str, Any] = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
-                break
-            if time.monotonic() > deadline:
-                raise CeleryStackError(
-                    f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f} s: "
-                    f"{self._ti_states(dag_id, run_id)}"
-                )
-            time.sleep(0.5)
-        if run["state"] != "success":
-            raise CeleryStackError(
-                f"{dag_id} run {run_id} failed: {self._ti_states(dag_id, run_id)}"
-            )
-        return run
+        return self.rest.wait_for_run(dag_id, run_id, timeout)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        found = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")
-        return list(found["task_instances"])
-
-    def _ti_states(self, dag_id: str, run_id: str) -> list[tuple[str, int, str | None]]:
-        with contextlib.suppress(CeleryStackError, OSError):
-            return [
-                (t["task_id"], t["map_index"], t["state"])
-                for t in self.task_instances(dag_id, run_id)
-            ]
-        return []
+        return self.rest.task_instances(dag_id, run_id)
 
     def log_tails(self) -> str:
         """The end of every component's log, for a failure report."""

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 "-m",
                 # Airflow, the Celery stack and the make up stack run their own processes on
                 # the real clock; the fault and hostile-input suites test I/O, not the calendar.
-                "not airflow and not celery and not standalone and not faults",
+                "not airflow and not celery and not standalone and not faults and not slow",
                 *pytest_args,
             ]
             seen = _observed_clock(env)

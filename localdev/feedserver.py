@@ -14,6 +14,12 @@ requests with 304, like a well-behaved CDN. Extra routes under `/_/` misbehave o
     /_/big/<bytes>             a body of that size, with Content-Length
     /_/big-unsized/<bytes>     a body of that size, without Content-Length
     /_/gzip/<name>             a feed file sent gzip-encoded
+    /_/plain/<name>            a feed file with no validators: always 200, never 304
+    /_/stale304/<name>         answers 304 to any conditional request, news or not (a broken
+                               cache); unconditional requests get the file
+
+`FeedServer.script(name, status, headers)` makes a served file answer with that status (and
+headers) instead, until `FeedServer.unscript(name)`: a feed that fails for a while, then recovers.
 
 A file `<name>.cut` beside a served file, holding a byte count, makes the server send only
 that many bytes of it under the whole file's ETag and Last-Modified (a cache that stored a
@@ -151,7 +157,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- files ------------------------------------------------------------------------------
 
-    def _file(self, name: str, *, send_body: bool, gzipped: bool = False) -> None:
+    def _file(
+        self,
+        name: str,
+        *,
+        send_body: bool,
+        gzipped: bool = False,
+        validators: bool = True,
+        always_304: bool = False,
+    ) -> None:
+        scripted = self.server.scripted(name)
+        if scripted is not None:
+            code, extra = scripted
+            body = f"{code}\n".encode()
+            self._reply(code, body, {"Content-Type": "text/plain", **extra}, send_body=send_body)
+            return
         path = self.server.file_path(name)
         if path is None:
             self._reply(404, b"not found\n", {"Content-Type": "text/plain"}, send_body=send_body)
@@ -165,7 +185,10 @@ class _Handler(BaseHTTPRequestHandler):
             "Last-Modified": email.utils.format_datetime(mtime, usegmt=True),
             "Cache-Control": "max-age=60",
         }
-        if self._not_modified(etag, mtime):
+        if not validators:
+            del headers["ETag"], headers["Last-Modified"]
+        conditional = "If-None-Match" in self.headers or "If-Modified-Since" in self.headers
+        if (always_304 and conditional) or (validators and self._not_modified(etag, mtime)):
             self._reply(304, headers=headers, send_body=send_body)
             return
         cut = self.server.file_path(name + ".cut")
@@ -227,6 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._big(int(arg), sized=route == "big", send_body=send_body)
         elif route == "gzip" and args:
             self._file("/".join(args), send_body=send_body, gzipped=True)
+        elif route == "plain" and args:
+            self._file("/".join(args), send_body=send_body, validators=False)
+        elif route == "stale304" and args:
+            self._file("/".join(args), send_body=send_body, always_304=True)
         else:
             self._reply(404, b"no such route\n", {"Content-Type": "text/plain"})
 
@@ -300,6 +327,19 @@ class _Server(ThreadingHTTPServer):
         self.closing = threading.Event()
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
+        self._scripts: dict[str, tuple[int, dict[str, str]]] = {}
+
+    def script(self, name: str, status: int, headers: dict[str, str]) -> None:
+        with self._lock:
+            self._scripts[name.lstrip("/")] = (status, dict(headers))
+
+    def unscript(self, name: str) -> None:
+        with self._lock:
+            self._scripts.pop(name.lstrip("/"), None)
+
+    def scripted(self, name: str) -> tuple[int, dict[str, str]] | None:
+        with self._lock:
+            return self._scripts.get(name.lstrip("/"))
 
     def record(self, entry: RequestRecord) -> None:
         with self._lock:
@@ -373,6 +413,14 @@ class FeedServer:
 
     def clear_log(self) -> None:
         self._server.clear()
+
+    def script(self, name: str, status: int, headers: dict[str, str] | None = None) -> None:
+        """Answer requests for the file `name` with `status` (and `headers`) until `unscript`."""
+        self._server.script(name, status, headers or {})
+
+    def unscript(self, name: str) -> None:
+        """Serve the file `name` again."""
+        self._server.unscript(name)
 
     def start(self) -> FeedServer:
         if self._thread is None:

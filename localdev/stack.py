@@ -35,11 +35,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from localdev.airflow_api import AirflowApi
 
 # The process-tree walk the Celery harness stops its Airflow with; one implementation for both.
 from localdev.celery_stack import _descendants, free_port
@@ -203,110 +205,6 @@ def _port_open(port: int) -> bool:
 
 def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
-
-
-# --------------------------------------------------------------------------- Airflow REST API
-
-
-@dataclass
-class AirflowApi:
-    """The Airflow 3 REST API v2 with a JWT from ``POST /auth/token`` (simple auth manager)."""
-
-    url: str
-    airflow_home: Path
-    _token: str | None = field(default=None, repr=False)
-
-    def password(self) -> str | None:
-        """The generated password of ``admin`` (none in all-admins mode)."""
-        path = self.airflow_home / "simple_auth_manager_passwords.json.generated"
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            return str(json.loads(path.read_text())["admin"])
-        return None
-
-    def get_public(self, path: str) -> Any:
-        response = httpx.get(self.url + path, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def token(self) -> str:
-        if self._token is None:
-            # In all-admins mode the endpoint ignores the credentials and returns an admin token.
-            body = {"username": "admin", "password": self.password() or "-"}
-            response = httpx.post(f"{self.url}/auth/token", json=body, timeout=30)
-            if response.is_error:
-                raise StackError(f"Airflow login: HTTP {response.status_code}: {response.text}")
-            self._token = str(response.json()["access_token"])
-        return self._token
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        """One API call; the decoded JSON. An HTTP error raises StackError."""
-        for attempt in range(2):
-            response = httpx.request(
-                method,
-                self.url + path,
-                json=body,
-                headers={"Authorization": f"Bearer {self.token()}"},
-                timeout=30,
-            )
-            if response.status_code == 401 and attempt == 0:
-                self._token = None  # expired: log in again
-                continue
-            if response.is_error:
-                raise StackError(f"{method} {path}: HTTP {response.status_code}: {response.text}")
-            return response.json() if response.content else None
-        raise StackError(f"{method} {path}: not authorised")
-
-    def healthy(self) -> bool:
-        health = self.get_public("/api/v2/monitor/health")
-        return all(
-            health.get(part, {}).get("status") == "healthy"
-            for part in ("metadatabase", "scheduler", "dag_processor", "triggerer")
-        )
-
-    def active_dags(self) -> list[str]:
-        """Ids of the parsed, unpaused DAGs; raises StackError on any DAG import error."""
-        errors = self.call("GET", "/api/v2/importErrors")
-        if errors.get("total_entries"):
-            raise StackError(f"DAG import errors: {errors['import_errors']}")
-        dags = self.call("GET", "/api/v2/dags?limit=100")["dags"]
-        return sorted(d["dag_id"] for d in dags if not d["is_paused"])
-
-    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
-        """A manual run now; returns its run id."""
-        body: dict[str, Any] = {"logical_date": None, "conf": dict(conf or {})}
-        return str(self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"])
-
-    def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        found = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")
-        return list(found["dag_runs"])
-
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
-        """Wait until the run ended; raises StackError unless it succeeded in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            run: dict[str, Any] = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-            if run["state"] in ("success", "failed"):
-                break
-            if time.monotonic() > deadline:
-                raise StackError(f"{dag_id} {run_id} still {run['state']} after {timeout:.0f} s")
-            time.sleep(1)
-        if run["state"] != "success":
-            tis = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-            states = [(t["task_id"], t["map_index"], t["state"]) for t in tis["task_instances"]]
-            raise StackError(f"{dag_id} {run_id} failed: {states}")
-        return run
-
-    def clear(self, dag_id: str, run_id: str, task_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Clear tasks of a run (they run again, as "Clear" in the UI does)."""
-        body = {
-            "dry_run": False,
-            "dag_run_id": run_id,
-            "task_ids": list(task_ids),
-            "only_failed": False,
-            "reset_dag_runs": True,
-        }
-        found = self.call("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)
-        return list(found["task_instances"])
 
 
 # --------------------------------------------------------------------------- up
@@ -555,7 +453,7 @@ def _start(cfg: StackConfig, state: dict[str, Any]) -> None:
         cfg,
     )
     _state_path(run_dir).write_text(json.dumps(state, indent=2) + "\n")
-    api = AirflowApi(f"http://127.0.0.1:{cfg.api_port}", run_dir / "airflow")
+    api = AirflowApi(f"http://127.0.0.1:{cfg.api_port}", run_dir / "airflow", error=StackError)
     _wait("airflow standalone", api.healthy, pids["airflow"], airflow_log, cfg.start_timeout)
     _wait(
         "DAGs parsed and unpaused",

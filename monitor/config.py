@@ -1,7 +1,6 @@
 """Load and validate configuration: YAML files in the config directory plus NEWSMON_* environment.
 
-Errors are one line and name the file and the key, e.g.
-``config/feeds.yaml: feeds[2].url: not an http(s) URL``.
+Errors are one line naming file and key: ``config/feeds.yaml: feeds[2].url: not an http(s) URL``.
 Secrets (passwords, API keys) come only from the environment, never from YAML.
 """
 
@@ -47,8 +46,7 @@ class FeedConfig(_Strict):
     language: str | None = None
     interval: int | None = None  # seconds; None = settings default
     enabled: bool = True
-    # Fetch each new story's article page and index its extracted text as `content`.
-    fulltext: bool = False
+    fulltext: bool = False  # index each new story's article page text as `content` (README)
 
     @field_validator("url")
     @classmethod
@@ -98,8 +96,7 @@ class AlertRule(_Strict):
     query: str
     mode: Literal["instant", "digest"] = "instant"
     digest: str | None = None  # "daily 07:00", "weekdays 08:30", "hourly"
-    # Instant e-mails one run sends for this rule before the rest go as one "N more" e-mail
-    # (default NEWSMON_ALERT_CAP).
+    # Instant e-mails per run for this rule before the rest go as one "N more" (NEWSMON_ALERT_CAP).
     max_per_run: int | None = Field(default=None, ge=1)
 
     _name = field_validator("name")(_one_line_name)
@@ -204,8 +201,15 @@ class Settings:
     claim_expiry_minutes: int = 30
     # The operator is told once when no story has been indexed for this long (dead man's switch).
     stale_hours: int = 6
-    # Seconds between two article-page requests to one host (full text of opted-in feeds).
-    fulltext_host_delay: float = 1.0
+    # Feed scheduling and health (README, "Feed scheduling and health"): the longest wait a
+    # server's <ttl>, max-age or Retry-After can impose (seconds); every N-th poll of a feed
+    # skips the validators; failures in a row that make a feed dead; how often a dead feed is
+    # probed (seconds).
+    max_interval: int = 86400
+    unconditional_every: int = 10
+    dead_after: int = 10
+    dead_probe: int = 86400
+    fulltext_host_delay: float = 1.0  # seconds between article-page requests to one host
 
     @property
     def topics_path(self) -> Path:
@@ -421,6 +425,16 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
         raise ConfigError(f"environment: {key}: {raw!r} is not a whole number") from None
 
 
+def _duration_env(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        return max(1, parse_duration(int(raw) if raw.strip().isdigit() else raw))
+    except ValueError as e:
+        raise ConfigError(f"environment: {key}: {e}") from None
+
+
 def settings_from_env(
     env: Mapping[str, str] | None = None,
 ) -> tuple[ElasticsearchSettings, SmtpSettings]:
@@ -498,5 +512,9 @@ def load_settings(
         resend_ambiguous=_bool(env, "NEWSMON_RESEND_AMBIGUOUS", False),
         claim_expiry_minutes=max(1, _int(env, "NEWSMON_CLAIM_EXPIRY_MINUTES", 30)),
         stale_hours=max(1, _int(env, "NEWSMON_STALE_HOURS", 6)),
+        max_interval=_duration_env(env, "NEWSMON_MAX_INTERVAL", 86400),
+        unconditional_every=max(1, _int(env, "NEWSMON_UNCONDITIONAL_EVERY", 10)),
+        dead_after=max(1, _int(env, "NEWSMON_DEAD_AFTER", 10)),
+        dead_probe=_duration_env(env, "NEWSMON_DEAD_PROBE", 86400),
         fulltext_host_delay=max(0, _int(env, "NEWSMON_FULLTEXT_HOST_DELAY_MS", 1000)) / 1000,
     )

@@ -25,7 +25,15 @@ __all__ = [
     "search_table",
 ]
 
-_ISO_KEYS = ("last_polled", "last_success", "published", "fetched_at", "created_at", "sent_at")
+_ISO_KEYS = (
+    "last_polled",
+    "last_success",
+    "next_due",
+    "published",
+    "fetched_at",
+    "created_at",
+    "sent_at",
+)
 
 
 def local_time(value: datetime | str | None, *, seconds: bool = False) -> str:
@@ -158,22 +166,40 @@ def search_table(result: SearchResult, *, unique: bool) -> Table:
 
 
 def feed_health_table(rows: Sequence[Mapping[str, Any]]) -> Table:
-    """`newsmon feeds`: one row per feed, times short and local, failing feeds in red."""
+    """`newsmon feeds`: one row per feed, times short and local, failing feeds in red.
+
+    The configured and the polled URL are shown only when a permanent redirect moved a feed.
+    """
+    moved = any(row.get("effective_url") for row in rows)
     t = Table(title="Feed health")
     t.add_column("feed", overflow="fold")
+    t.add_column("status", no_wrap=True)
+    if moved:
+        t.add_column("url", overflow="fold")  # as configured
+        t.add_column("moved to", overflow="fold")
+    t.add_column("next due", no_wrap=True)
     t.add_column("last polled", no_wrap=True)
     t.add_column("last success", no_wrap=True)
     t.add_column("failures", justify="right")
+    t.add_column("error class", no_wrap=True)
+    t.add_column("7 days", justify="right")
     t.add_column("stories", justify="right")
     t.add_column("error", overflow="fold")
     for row in rows:
-        t.add_row(
-            Text(row["feed"]),
+        status = row.get("status") or "ok"
+        cells: list[str | Text] = [Text(row["feed"]), status]
+        if moved:
+            cells += [Text(row.get("url") or ""), Text(row.get("effective_url") or "")]
+        due = "not polled" if status == "gone" else (local_time(row.get("next_due")) or "now")
+        cells += [
+            due,
             local_time(row["last_polled"]) or "never",
             local_time(row["last_success"]) or "never",
             str(row["failures"]),
+            row.get("error_class") or "",
+            str(row.get("items_7d", 0)),
             str(row["stories"]),
             Text(row["error"] or ""),
-            style="red" if row["failures"] else None,
-        )
+        ]
+        t.add_row(*cells, style="red" if row["failures"] or status == "gone" else None)
     return t

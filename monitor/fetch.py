@@ -16,11 +16,10 @@ import time
 from collections.abc import Collection, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from monitor.models import ArticleResult, FetchResult
+from monitor.models import FetchResult
 from monitor.urls import redact_url
 
 MAX_REDIRECTS = 5
@@ -31,6 +30,25 @@ _ACCEPT = (
 )
 _ALLOW_HINT = "set NEWSMON_ALLOW_PRIVATE_FEEDS=true to allow"
 _ERROR_CHARS = 300
+_PERMANENT = (301, 308)
+
+# What went wrong with a poll, as the scheduler backs off by it and the feed table shows it.
+# Decided here only: `_describe` for what the network raised, `status_class` for an HTTP
+# status, and "parse" by the caller when the body was fetched but no feed could be read.
+ERROR_CLASSES = (
+    "dns",
+    "connect",
+    "timeout",
+    "tls",
+    "http_4xx",
+    "http_429",
+    "http_5xx",
+    "parse",
+    "too_large",
+    "refused",
+    "other",
+)
+PARSE_ERROR = "parse"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -46,7 +64,25 @@ class FeedRequest:
 
 
 class FetchRefused(ValueError):
-    """The URL is not one newsmon may fetch: wrong scheme, no host, or a private address."""
+    """The URL is not one newsmon may fetch: wrong scheme, no host, or a private address.
+
+    `error_class` is "dns" when the guard could not resolve the host, "refused" otherwise.
+    """
+
+    def __init__(self, message: str, error_class: str = "refused") -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def status_class(status: int) -> str:
+    """The error class of an HTTP status that is not a success, a 304 or a followed redirect."""
+    if status == 429:
+        return "http_429"
+    if 400 <= status < 500:
+        return "http_4xx"
+    if status >= 500:
+        return "http_5xx"
+    return "other"
 
 
 class _TooLarge(Exception):
@@ -139,7 +175,7 @@ def check_url_allowed(
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise FetchRefused(f"DNS lookup failed for host {display}") from None
+        raise FetchRefused(f"DNS lookup failed for host {display}", "dns") from None
     _refuse_if_private(display, [str(info[4][0]) for info in infos])
 
 
@@ -172,7 +208,7 @@ async def _check_url_async(
             executor, lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         )
     except (socket.gaierror, UnicodeError):
-        raise FetchRefused(f"DNS lookup failed for host {display}") from None
+        raise FetchRefused(f"DNS lookup failed for host {display}", "dns") from None
     addresses = [str(info[4][0]) for info in infos]
     _refuse_if_private(display, addresses)
     return addresses[0] if addresses else None
@@ -199,8 +235,8 @@ def _pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[st
     return str(parsed.copy_with(host=address)), headers, extensions
 
 
-def _describe(exc: BaseException, url: str, timeout: float) -> str:
-    """One line for the operator from whatever httpx (or the socket under it) raised."""
+def _describe(exc: BaseException, url: str, timeout: float) -> tuple[str, str]:
+    """(error class, one line for the operator) from whatever httpx (or the socket) raised."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and len(chain) < 10:
@@ -212,26 +248,26 @@ def _describe(exc: BaseException, url: str, timeout: float) -> str:
         host = url
     for item in chain:
         if isinstance(item, TimeoutError | httpx.TimeoutException):
-            return f"timed out after {timeout:g}s"
+            return "timeout", f"timed out after {timeout:g}s"
         if isinstance(item, socket.gaierror):
-            return f"DNS lookup failed for host {host}"
+            return "dns", f"DNS lookup failed for host {host}"
         if isinstance(item, ConnectionRefusedError):
-            return f"connection refused by {host}"
+            return "connect", f"connection refused by {host}"
         if isinstance(item, ConnectionResetError):
-            return f"connection reset by {host}"
+            return "connect", f"connection reset by {host}"
     for item in chain:
         name = type(item).__name__
         if "SSL" in name or "Certificate" in name:
-            return _one_line(f"TLS error with {host}: {item}")
+            return "tls", _one_line(f"TLS error with {host}: {item}")
     if isinstance(exc, httpx.RemoteProtocolError):
-        return _one_line(f"protocol error from {host}: {exc}")
+        return "connect", _one_line(f"protocol error from {host}: {exc}")
     if isinstance(exc, httpx.DecodingError):
-        return _one_line(f"could not decode the response body: {exc}")
+        return "other", _one_line(f"could not decode the response body: {exc}")
     if isinstance(exc, httpx.ConnectError):
-        return _one_line(f"could not connect to {host}: {exc}")
+        return "connect", _one_line(f"could not connect to {host}: {exc}")
     if isinstance(exc, httpx.TransportError):
-        return _one_line(f"network error with {host}: {exc}")
-    return _one_line(f"{type(exc).__name__}: {exc}")
+        return "connect", _one_line(f"network error with {host}: {exc}")
+    return "other", _one_line(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -263,6 +299,9 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
     if req.last_modified:
         headers["If-Modified-Since"] = req.last_modified
     url = req.url
+    # The feed's new home while every hop so far was permanent; a temporary hop ends it.
+    moved: str | None = None
+    permanent = True
     # Redirects are followed by hand so the SSRF guard sees every hop, not just the first.
     for _hop in range(MAX_REDIRECTS + 1):
         address = await _check_url_async(
@@ -279,6 +318,8 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
             if response.has_redirect_location:
                 # Against the URL by name: response.url carries the pinned address.
                 url = str(httpx.URL(url).join(response.headers["location"]))
+                permanent = permanent and status in _PERMANENT
+                moved = url if permanent else moved
                 continue
             result = FetchResult(
                 feed_id=req.feed_id,
@@ -291,12 +332,16 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
                 etag=response.headers.get("etag") or (req.etag if status == 304 else None),
                 last_modified=response.headers.get("last-modified")
                 or (req.last_modified if status == 304 else None),
+                retry_after=response.headers.get("retry-after"),
+                cache_control=response.headers.get("cache-control"),
+                moved_to=moved,
             )
             if status == 304:
                 result.ok = True
                 result.not_modified = True
             elif not 200 <= status < 300:
                 result.error = f"HTTP {status}"
+                result.error_class = status_class(status)
                 if 300 <= status < 400:
                     result.error += " (redirect without a usable Location header)"
             else:
@@ -305,12 +350,14 @@ async def _get(client: httpx.AsyncClient, req: FeedRequest, opts: _Options) -> F
                     result.ok = True
                 except _TooLarge:
                     result.error = f"response body larger than {opts.max_bytes} bytes; not read"
+                    result.error_class = "too_large"
             return result
     return FetchResult(
         feed_id=req.feed_id,
         url=req.url,
         ok=False,
         error=f"too many redirects (more than {MAX_REDIRECTS}); last to {redact_url(url)}",
+        error_class="other",
         final_url=url,
     )
 
@@ -326,11 +373,19 @@ async def _fetch_one(
             async with asyncio.timeout(opts.timeout):
                 result = await _get(client, req, opts)
         except FetchRefused as exc:
-            result = FetchResult(feed_id=req.feed_id, url=req.url, ok=False, error=str(exc))
+            result = FetchResult(
+                feed_id=req.feed_id,
+                url=req.url,
+                ok=False,
+                error=str(exc),
+                error_class=exc.error_class,
+            )
         except Exception as exc:
             # Whatever goes wrong with one feed is that feed's error, never the batch's.
-            error = _describe(exc, req.url, opts.timeout)
-            result = FetchResult(feed_id=req.feed_id, url=req.url, ok=False, error=error)
+            kind, error = _describe(exc, req.url, opts.timeout)
+            result = FetchResult(
+                feed_id=req.feed_id, url=req.url, ok=False, error=error, error_class=kind
+            )
         result.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         return result
 
@@ -397,118 +452,5 @@ def fetch_feeds(
     except RuntimeError:
         return asyncio.run(coro)
     # Called from inside an event loop (a notebook, an async caller): run ours on a thread.
-    with ThreadPoolExecutor(max_workers=1) as runner:
-        return runner.submit(asyncio.run, coro).result()
-
-
-# ---- article pages: the full text of feeds that opted in ---------------------------------
-
-ROBOTS_DISALLOWED = "disallowed by robots.txt"
-
-
-class _HostPace:
-    """At most one request per `delay` seconds to one host: article pages are many requests
-    to one site, unlike one feed poll."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay, self._last = delay, -float("inf")
-
-    async def wait(self) -> None:
-        await asyncio.sleep(max(0.0, self._last + self.delay - time.monotonic()))
-        self._last = time.monotonic()
-
-
-async def _robots(client: httpx.AsyncClient, url: str, opts: _Options, slots: Any) -> Any:
-    """The host's parsed robots.txt; None when it has none (a 4xx: all allowed); else a reason
-    it could not be read, and RFC 9309 says to assume "disallow all" then."""
-    from protego import Protego
-
-    robots_url = str(httpx.URL(url).copy_with(path="/robots.txt", query=None, fragment=None))
-    res = await _fetch_one(client, FeedRequest("robots.txt", robots_url), opts, slots)
-    if res.ok and res.body is not None:
-        return Protego.parse(res.body.decode("utf-8", "replace"))
-    if res.status is not None and 400 <= res.status < 500:
-        return None
-    return res.error or "robots.txt unreadable"
-
-
-async def _host_pages(
-    client: httpx.AsyncClient,
-    pages: Sequence[tuple[int, str]],
-    opts: _Options,
-    slots: asyncio.Semaphore,
-    pace: _HostPace,
-    out: list[ArticleResult],
-) -> None:
-    agent = str(client.headers["User-Agent"])
-    await pace.wait()
-    robots = await _robots(client, pages[0][1], opts, slots)
-    if robots is not None and not isinstance(robots, str):
-        pace.delay = max(pace.delay, float(robots.crawl_delay(agent) or 0))
-    for i, url in pages:
-        if isinstance(robots, str):
-            out[i] = ArticleResult(url, ok=False, error=f"robots.txt not readable ({robots})")
-        elif robots is not None and not robots.can_fetch(url, agent):
-            out[i] = ArticleResult(url, ok=False, error=ROBOTS_DISALLOWED, robots_disallowed=True)
-        else:
-            await pace.wait()
-            res = await _fetch_one(client, FeedRequest("article", url), opts, slots)
-            ok = res.ok and res.body is not None
-            out[i] = ArticleResult(url, ok, res.body, res.final_url, res.status, res.error)
-
-
-async def _fetch_pages(
-    urls: Sequence[str], opts: _Options, concurrency: int, host_delay: float, user_agent: str
-) -> list[ArticleResult]:
-    out = [ArticleResult(u, ok=False, error="not fetched") for u in urls]
-    by_host: dict[str, list[tuple[int, str]]] = {}
-    for i, url in enumerate(urls):
-        try:
-            host, port, _ = _target(url)
-            by_host.setdefault(f"{host.lower()}:{port}", []).append((i, url))
-        except FetchRefused as exc:
-            out[i].error = str(exc)
-    try:
-        async with httpx.AsyncClient(
-            timeout=httpx.Timeout(opts.timeout),
-            follow_redirects=False,
-            headers={"User-Agent": user_agent, "Accept": "text/html, */*;q=0.5"},
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        ) as client:
-            slots = asyncio.Semaphore(concurrency)
-            await asyncio.gather(
-                *(
-                    _host_pages(client, pages, opts, slots, _HostPace(host_delay), out)
-                    for pages in by_host.values()
-                )
-            )
-    finally:
-        opts.executor.shutdown(wait=False, cancel_futures=True)
-    return out
-
-
-def fetch_articles(
-    urls: Sequence[str],
-    *,
-    timeout: float = 20.0,
-    max_bytes: int = 5_000_000,
-    concurrency: int = 4,
-    allow_private: bool = False,
-    host_delay: float = 1.0,
-    user_agent: str = DEFAULT_USER_AGENT,
-) -> list[ArticleResult]:
-    """Fetch article pages under the feeds' guards (SSRF check on every hop, address pinning,
-    time and size caps), obeying each host's robots.txt (read once per call; its Crawl-delay
-    when longer) and one request per `host_delay` seconds per host. One result per URL, in
-    order; never raises per page."""
-    if not urls:
-        return []
-    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="newsmon-dns")
-    opts = _Options(timeout, max_bytes, allow_private, frozenset(), executor)
-    coro = _fetch_pages(urls, opts, concurrency, host_delay, user_agent)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
     with ThreadPoolExecutor(max_workers=1) as runner:
         return runner.submit(asyncio.run, coro).result()

@@ -74,19 +74,12 @@ class FetchResult:
     error: str | None = None  # one line, for the operator
     elapsed_ms: float = 0.0
     final_url: str | None = None
-
-
-@dataclass
-class ArticleResult:
-    """One article page `fetch` was asked for: its bytes, or why not (one line)."""
-
-    url: str
-    ok: bool
-    body: bytes | None = None
-    final_url: str | None = None
-    status: int | None = None
-    error: str | None = None
-    robots_disallowed: bool = False
+    # What failed, as one of fetch.ERROR_CLASSES (back-off and the feed table go by it).
+    error_class: str | None = None
+    retry_after: str | None = None  # the Retry-After header as sent
+    cache_control: str | None = None
+    # Where the feed lives now when every redirect up to it was permanent (301/308).
+    moved_to: str | None = None
 
 
 @dataclass
@@ -103,6 +96,21 @@ class FeedState:
     last_error: str | None = None
     consecutive_failures: int = 0
     stories_total: int = 0
+    # Scheduling and health (see monitor.pipeline.schedule).
+    status: str = "ok"  # ok | failing | dead | gone
+    next_due: datetime | None = None
+    error_class: str | None = None
+    failing_since: datetime | None = None  # first failure of the current streak
+    # Where a permanent redirect moved the feed; polled instead of `url` while `url` is the
+    # configured URL (a changed configuration starts over).
+    effective_url: str | None = None
+    body_sha256: str | None = None  # of the last body read in full
+    conditional_polls: int = 0  # conditional requests since the last unconditional one
+    ttl_minutes: int | None = None  # the feed's last <ttl>, still asked for on a 304
+    # The streak start of the death this feed last came back from, and when it came back:
+    # the revival notice is keyed by it.
+    revived_from: datetime | None = None
+    revived_at: datetime | None = None
 
 
 @dataclass

@@ -56,6 +56,31 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 _HYPHENS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u05be\ufe58\ufe63\uff0d")
 
 
+# Deleted from every stored text and header: control characters (a NUL in a title would reach
+# an email's Subject raw; the whitespace ones are left to str.split), and the bidirectional
+# overrides, embeddings and isolates, zero-width space and stray byte-order marks that make a
+# title read differently from what it says ("Invoice \u202egnp.exe" displays as "Invoice
+# exe.png"). Joiners (U+200C, U+200D) stay: Persian, Arabic and emoji need them.
+_UNSAFE_CHARS = dict.fromkeys(
+    (
+        *range(0x00, 0x09),
+        *range(0x0E, 0x1C),
+        0x7F,
+        *range(0x80, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0x200B,
+        0xFEFF,
+    )
+)
+
+
+def one_line(text: str) -> str:
+    """`text` safe to store or put in a header: unsafe characters deleted, one line, single
+    spaces (every run of whitespace, line breaks included, becomes one space)."""
+    return " ".join(text.translate(_UNSAFE_CHARS).split())
+
+
 def casefold(s: str) -> str:
     """Case-fold with Turkish dotted/dotless I handled: İ -> i, I -> i, ı -> i."""
     # Folding both Turkish i's onto plain i loses the ı/i distinction, which is what we want

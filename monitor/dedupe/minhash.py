@@ -8,7 +8,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from monitor.dedupe.features import _content_tokens, _shingles
 
@@ -24,9 +23,18 @@ SEED = 20231215
 # ---- MinHash signature -----------------------------------------------------------------------
 
 
+def _minhash_class() -> Any:  # datasketch ships no type hints
+    # Imported on first use: datasketch's package import pulls in scipy and redis (about 2 s),
+    # which every `newsmon` command that never signs a story (search, feeds, config check,
+    # alerts) would otherwise pay through monitor.store.
+    from datasketch import MinHash
+
+    return MinHash
+
+
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray[Any, Any], str]:
-    proto = MinHash(num_perm=NUM_PERM, seed=SEED)
+    proto = _minhash_class()(num_perm=NUM_PERM, seed=SEED)
     return proto.permutations, str(proto.scheme)
 
 
@@ -52,7 +60,7 @@ def signature(title: str, summary: str, content: str | None = None) -> Signature
     if not sh:
         return Signature(bands=[], hashvalues=[], shingles=0)
     perms, scheme = _permutations()
-    mh = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=perms, scheme=scheme)
+    mh = _minhash_class()(num_perm=NUM_PERM, seed=SEED, permutations=perms, scheme=scheme)
     mh.update_batch([s.encode("utf-8") for s in sorted(sh)])
     values = [int(v) for v in mh.hashvalues]
     bands = []

@@ -3,6 +3,7 @@
 The only package that talks to SMTP (`send`); `render` and `headers` are pure.
 """
 
+from monitor.mail.feed_notice import render_feed_notice
 from monitor.mail.headers import encode_words
 from monitor.mail.render import (
     render,
@@ -18,6 +19,7 @@ __all__ = [
     "Mailer",
     "encode_words",
     "render",
+    "render_feed_notice",
     "render_notice",
     "render_test",
     "render_watchdog",

@@ -17,6 +17,8 @@ from email.utils import formataddr, parseaddr
 from typing import Any
 from urllib.parse import quote
 
+from monitor.text import one_line
+
 __all__ = [
     "POLICY",
     "encode_words",
@@ -63,12 +65,9 @@ def encode_words(text: str, linesep: str = "\n") -> str:
 
 
 # Control characters (CR and LF above all) never reach a header.
-_CONTROLS = dict.fromkeys((*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)), " ")
-
-
 def header_text(value: str) -> str:
     """Feed or configuration text fit for a header value: one line, no control character."""
-    return " ".join(value.translate(_CONTROLS).split())
+    return one_line(value)
 
 
 class _Policy(EmailPolicy):

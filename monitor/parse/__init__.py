@@ -26,6 +26,7 @@ from monitor.parse.dates import parse_date
 from monitor.parse.encoding import redecode
 from monitor.parse.jsonfeed import looks_like_json, read_json_feed
 from monitor.parse.language import story_language
+from monitor.text import one_line
 
 __all__ = [
     "MAX_CONTENT_CHARS",
@@ -108,30 +109,7 @@ def html_to_text(html_fragment: str) -> str:
     spaced = _BLOCK_TAG.sub(" <", html_fragment)
     # tags=set() strips every tag but keeps its text; script/style content is dropped entirely.
     stripped = nh3.clean(spaced, tags=set(), strip_comments=True)
-    return _collapse(html.unescape(stripped))
-
-
-# Deleted from every stored text: control characters (a NUL in a title reaches the email's
-# Subject raw), and the bidirectional overrides, embeddings and isolates, zero-width space and
-# stray byte-order marks that make a title read differently from what it says ("Invoice
-# \u202egnp.exe" displays as "Invoice exe.png"). Joiners (U+200C, U+200D) stay: Persian,
-# Arabic and emoji need them.
-_UNSAFE_CHARS = dict.fromkeys(
-    (
-        *range(0x00, 0x09),
-        *range(0x0E, 0x1C),
-        0x7F,
-        *range(0x80, 0xA0),
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-        0x200B,
-        0xFEFF,
-    )
-)
-
-
-def _collapse(text: str) -> str:
-    return " ".join(text.translate(_UNSAFE_CHARS).split())
+    return one_line(html.unescape(stripped))
 
 
 def entity_bomb(body: bytes) -> str | None:
@@ -186,7 +164,7 @@ def entity_bomb(body: bytes) -> str | None:
 
 
 def _one_line(text: str, limit: int = 200) -> str:
-    line = _collapse(text)
+    line = one_line(text)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -200,7 +178,7 @@ def _truncate_words(text: str, limit: int) -> str:
 def _detail_text(value: str, detail: Mapping[str, Any] | None) -> str:
     """Text of a feedparser text construct; only text/plain skips the HTML stripping."""
     if detail is not None and detail.get("type") == "text/plain":
-        return _collapse(value)
+        return one_line(value)
     return html_to_text(value)
 
 
@@ -287,11 +265,11 @@ def _authors(entry: Mapping[str, Any]) -> list[str]:
     names: list[str] = []
     for author in entry.get("authors") or []:
         if isinstance(author, Mapping):
-            name = _collapse(str(author.get("name") or author.get("email") or ""))
+            name = one_line(str(author.get("name") or author.get("email") or ""))
             if name and name not in names:
                 names.append(name)
     if not names and isinstance(entry.get("author"), str):
-        name = _collapse(entry["author"])
+        name = one_line(entry["author"])
         if name:
             names.append(name)
     return names
@@ -361,7 +339,7 @@ def parse_feed(
             return ParseResult(stories=[], error=doc)
         ctx.feed_lang = _language(doc.language)
         ctx.lang_tag = doc.language or default_lang
-        feed_title = _collapse(doc.title) or None
+        feed_title = one_line(doc.title) or None
         return _read_entries(doc.entries, ctx, max_entries, feed_title=feed_title, complete=True)
 
     bomb = entity_bomb(body)
@@ -389,7 +367,7 @@ def parse_feed(
             stories=[], error=f"malformed feed: parser failed: {_one_line(repr(exc))}"
         )
     feed = parsed.get("feed") or {}
-    feed_title = _collapse(html_to_text(feed.get("title", ""))) or None
+    feed_title = one_line(html_to_text(feed.get("title", ""))) or None
     entries = parsed.get("entries") or []
     if not entries:
         if parsed.get("bozo") or not parsed.get("version"):

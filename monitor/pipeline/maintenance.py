@@ -37,9 +37,10 @@ def maintain(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
         if st is None:
             unhealthy.append({"feed": f.id, "problem": "never polled"})
         elif st.consecutive_failures:
-            unhealthy.append(
-                {"feed": f.id, "problem": f"{st.consecutive_failures} failures: {st.last_error}"}
-            )
+            # dead or gone first: those are the feeds nobody will see again unless told.
+            state = f"{st.status}: " if st.status in ("dead", "gone") else ""
+            problem = f"{state}{st.consecutive_failures} failures: {st.last_error}"
+            unhealthy.append({"feed": f.id, "problem": problem})
         elif st.last_success and now - st.last_success > timedelta(days=1):
             unhealthy.append(
                 {"feed": f.id, "problem": f"no success since {st.last_success:%Y-%m-%d %H:%M}Z"}
@@ -119,18 +120,36 @@ def watchdog(settings: Settings, store: Store, now: datetime) -> dict[str, Any]:
     return out
 
 
-def feed_health(settings: Settings) -> dict[str, Any]:
-    """Per configured feed: last poll, last success, failures, stories, last error."""
-    states = open_store(settings).feeds.load([f.id for f in settings.feeds])
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def feed_health(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Per configured feed: status, schedule, last poll and success, failures, stories, last
+    error; `items_7d` counts the stories first fetched in the 7 days before `now`."""
+    store = open_store(settings)
+    now = now or utcnow()
+    ids = [f.id for f in settings.feeds]
+    states = store.feeds.load(ids)
+    recent = store.feeds.items_since(now - timedelta(days=7), ids)
     rows = []
     for f in settings.feeds:
         st = states.get(f.id)
+        # A state recorded for another URL is the old URL's: this one starts over.
+        current = st if st is not None and st.url == f.url else None
+        status = current.status if current else "ok"
         rows.append(
             {
                 "feed": f.id,
-                "last_polled": st.last_polled.isoformat() if st and st.last_polled else None,
-                "last_success": st.last_success.isoformat() if st and st.last_success else None,
+                "status": status if f.enabled else "disabled",
+                "url": f.url,
+                "effective_url": current.effective_url if current else None,
+                "next_due": _iso(current.next_due) if current else None,
+                "last_polled": _iso(st.last_polled) if st else None,
+                "last_success": _iso(st.last_success) if st else None,
                 "failures": st.consecutive_failures if st else 0,
+                "error_class": st.error_class if st else None,
+                "items_7d": recent.get(f.id, 0),
                 "stories": st.stories_total if st else 0,
                 "error": st.last_error if st else None,
             }

@@ -143,18 +143,27 @@ def candidate_from_doc(src: dict[str, Any]) -> Candidate:
 
 # ---- feed state -------------------------------------------------------------------------
 
+_FEED_INSTANTS = (
+    "last_polled",
+    "last_success",
+    "next_due",
+    "failing_since",
+    "revived_from",
+    "revived_at",
+)
+
 
 def feed_state_to_doc(st: FeedState) -> dict[str, Any]:
     doc = asdict(st)
     doc["kind"] = "feed"
-    doc["last_polled"] = iso(st.last_polled)
-    doc["last_success"] = iso(st.last_success)
+    for key in _FEED_INSTANTS:
+        doc[key] = iso(getattr(st, key))
     return doc
 
 
 def feed_state_from_doc(src: dict[str, Any]) -> FeedState:
     data = {k: v for k, v in src.items() if k in FeedState.__dataclass_fields__}
-    for key in ("last_polled", "last_success"):
+    for key in _FEED_INSTANTS:
         data[key] = parse_dt(data.get(key))
     return FeedState(**data)
 

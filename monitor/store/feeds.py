@@ -97,6 +97,29 @@ class FeedStates:
         return [feed_state_from_doc(h["_source"]) for h in res["hits"]["hits"]]
 
     @translated
+    def items_since(self, since: datetime, feed_ids: Sequence[str]) -> dict[str, int]:
+        """Stories first fetched at or after `since`, per feed: one aggregation for them all."""
+        if not feed_ids:
+            return {}
+        self.es.indices.refresh(index=self.names.stories, ignore_unavailable=True)
+        res = self.es.search(
+            index=self.names.stories,
+            size=0,
+            query={
+                "bool": {
+                    "filter": [
+                        {"range": {"fetched_at": {"gte": iso(since)}}},
+                        {"terms": {"feed_id": list(feed_ids)}},
+                    ]
+                }
+            },
+            aggs={"feeds": {"terms": {"field": "feed_id", "size": len(feed_ids)}}},
+            ignore_unavailable=True,
+        )
+        buckets = res.get("aggregations", {}).get("feeds", {}).get("buckets", [])
+        return {str(b["key"]): int(b["doc_count"]) for b in buckets}
+
+    @translated
     def get_cursor(self, name: str) -> datetime | None:
         try:
             res = self.es.get(index=self.names.feeds, id=f"cursor:{name}")

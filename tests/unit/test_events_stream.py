@@ -63,6 +63,7 @@ def _when(rec: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(rec["published"].replace("Z", "+00:00"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not REALWORLD.exists(), reason="shared/corpus/realworld-dev.jsonl not present")
 def test_mixed_stream_keeps_spans_and_groups() -> None:
     real = [json.loads(line) for line in REALWORLD.read_text(encoding="utf-8").splitlines()]

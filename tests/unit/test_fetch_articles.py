@@ -1,12 +1,13 @@
-"""fetch.fetch_articles against a real HTTP server on loopback: the feeds' SSRF guard, robots.txt
-read once per host, and a missing robots.txt meaning everything is allowed."""
+"""pipeline.fulltext.fetch_articles (pages fetched by fetch.fetch_feeds) against a real HTTP
+server on loopback: the feeds' SSRF guard, robots.txt read once per host, a missing robots.txt
+meaning everything is allowed, one host's pages paced."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from localdev.feedserver import FeedServer
-from monitor.fetch import ROBOTS_DISALLOWED, fetch_articles
+from monitor.pipeline.fulltext import ROBOTS_DISALLOWED, fetch_articles
 
 PAGE = "<html><body><article><p>The quay reopens on Friday.</p></article></body></html>"
 
@@ -50,5 +51,27 @@ def test_robots_txt_rules_for_our_agent(tmp_path: Path) -> None:
         )
         assert server.requests_for("drafts/x.html") == []
     assert a.ok
-    assert x.robots_disallowed
+    assert not x.ok
     assert x.error == ROBOTS_DISALLOWED
+
+
+def test_pages_of_one_host_are_one_host_delay_apart(tmp_path: Path) -> None:
+    """The pace, on a fake clock: one host's pages one `host_delay` apart, never together."""
+    for name in ("a.html", "b.html", "c.html"):
+        (tmp_path / name).write_text(PAGE, encoding="utf-8")
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    with FeedServer(tmp_path) as server:
+        urls = [server.url_for(n) for n in ("a.html", "b.html", "c.html")]
+        results = fetch_articles(
+            urls, allow_private=True, host_delay=5.0, sleep=sleep, clock=lambda: now[0]
+        )
+        paths = [r.path for r in server.requests]
+    assert all(r.ok for r in results)
+    assert paths == ["/robots.txt", "/a.html", "/b.html", "/c.html"]
+    assert slept == [5.0, 5.0, 5.0]  # after robots.txt, then between pages
