@@ -26,6 +26,7 @@ __all__ = [
     "feed_id_for",
     "feeds_app",
     "feeds_check",
+    "feeds_enable",
     "feeds_import",
     "merge_opml",
     "read_opml",
@@ -336,3 +337,31 @@ def feeds_check(
             out.print(w)
 
     emit(report, as_json, render)
+
+
+# ---- enable -----------------------------------------------------------------------------
+
+
+@feeds_app.command("enable")
+def feeds_enable(
+    feed_id: Annotated[str, typer.Argument(help="The feed's id in feeds.yaml.")],
+    config_dir: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Poll a gone (HTTP 410) or dead feed again at the next poll.
+
+    A gone feed is otherwise never polled again until its URL in feeds.yaml changes.
+    """
+    from monitor import pipeline
+    from monitor.config import ConfigError
+
+    s = settings(config_dir)
+    try:
+        s.feed(feed_id)
+    except ConfigError as e:
+        fail(str(e))
+    emit(
+        cli.guarded(lambda: pipeline.enable_feed(s, feed_id), s),
+        as_json,
+        lambda r: cli._kv_table(f"Feed {feed_id}", r),
+    )

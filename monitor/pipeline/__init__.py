@@ -15,7 +15,7 @@ from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.cycle import config_summary, exclusive_loop, init, run_once
 from monitor.pipeline.delivery import preview_alert, send_alerts, send_digests, send_test_mail
 from monitor.pipeline.grouping import group_pending
-from monitor.pipeline.maintenance import feed_health, maintain, retag
+from monitor.pipeline.maintenance import enable_feed, feed_health, maintain, retag
 from monitor.pipeline.polling import DUE_SLACK, due_feeds, feed_batches, poll
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "check_rules",
     "config_summary",
     "due_feeds",
+    "enable_feed",
     "exclusive_loop",
     "feed_batches",
     "feed_health",

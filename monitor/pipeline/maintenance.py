@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from typing import Any
 from monitor.clock import utcnow
 from monitor.config import Settings
 from monitor.mail import Mailer, MailError, render_watchdog
-from monitor.models import Delivery, Story
+from monitor.models import Delivery, FeedState, Story
 from monitor.pipeline.context import open_store, tagger_for
 from monitor.pipeline.delivery import report_abandoned_sends
 from monitor.store import Store, retention_cutoff
@@ -191,3 +192,36 @@ def retag(
     updated, errors = store.stories.update_tags(updates())
     log.info("retag: %d stories, %d changed, %d updated", total, changed, updated)
     return {"stories": total, "changed": changed, "updated": updated, "errors": errors[:10]}
+
+
+def enable_feed(settings: Settings, feed_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """Make a feed due at the next poll, whatever its health: an operator's "try it again".
+
+    A gone feed (HTTP 410) is otherwise never polled again until its configured URL changes,
+    and a dead one only once a probe interval. The feed becomes `failing` (not `ok`: it has
+    not answered yet); a success then resets it as any success does, and a failure carries on
+    its streak, so the operator is not told again about a death already reported. Applied
+    compare-and-set, so a poll writing the feed's state at the same time is not overwritten.
+    """
+    feed = settings.feed(feed_id)
+    store = open_store(settings)
+    now = now or utcnow()
+    seen: list[FeedState] = []
+
+    def reopen(current: FeedState | None) -> FeedState:
+        # A state recorded for another URL is the old URL's: the feed starts over anyway.
+        if current is None or current.url != feed.url:
+            current = FeedState(feed_id=feed_id, url=feed.url)
+        seen[:] = [current]
+        status = "failing" if current.status == "gone" else current.status
+        return dataclasses.replace(current, status=status, next_due=now)
+
+    store.feeds.update({feed_id: reopen})
+    was = seen[0].status if seen else "ok"
+    return {
+        "feed": feed_id,
+        "was": was,
+        "status": "failing" if was == "gone" else was,
+        "next_due": _iso(now),
+        "enabled_in_config": feed.enabled,
+    }

@@ -204,3 +204,33 @@ def test_410_gone_disables_the_feed_until_polled_by_hand_or_given_a_new_url(
     assert rows["old"]["new"] == 2
     _assert_healthy(_states(s)["old"], moved_on)
     assert len(smtp_server.wait_for(4, timeout=1.0)) == 3  # a new URL is not a revival
+
+
+def test_feeds_enable_makes_a_gone_feed_due_at_the_next_poll_without_telling_again(
+    tmp_path: Path, served: FeedServer, newsmon_env: dict[str, str], smtp_server: MailCatcher
+) -> None:
+    served.script("outlet-c.xml", 410)
+    feeds = [served_feed(served, "wire-a.xml"), served_feed(served, "outlet-c.xml", feed_id="old")]
+    s = _settings(tmp_path, newsmon_env, feeds)
+    pipeline.poll(s, now=NOW)
+    assert _states(s)["old"].status == "gone"
+    assert len(smtp_server.wait_for(1)) == 1
+
+    later = NOW + timedelta(days=3)
+    report = pipeline.enable_feed(s, "old", now=later)
+    assert (report["was"], report["status"]) == ("gone", "failing")
+    states = _states(s)
+    assert states["old"].consecutive_failures == 1  # the streak goes on until it answers
+    assert pipeline.due_feeds(s, states, later) == ["wire-a", "old"]
+
+    # Still 410 at the next poll: gone again, but the operator already knows (same streak).
+    pipeline.poll(s, now=later)
+    assert _states(s)["old"].status == "gone"
+    assert len(smtp_server.wait_for(2, timeout=1.0)) == 1
+
+    # Enabled again and the server has it back: polled, healthy, stories indexed.
+    served.unscript("outlet-c.xml")
+    pipeline.enable_feed(s, "old", now=later + BASE)
+    rows = _rows(pipeline.poll(s, now=later + BASE))
+    assert rows["old"]["new"] == 2
+    _assert_healthy(_states(s)["old"], later + BASE)

@@ -202,3 +202,10 @@ def test_check_keeps_the_ssrf_guard(tmp_path: Path, served: FeedServer) -> None:
     assert proc.returncode == 1
     assert "private address" in proc.stderr
     assert served.requests == []
+
+
+def test_enable_an_unknown_feed_is_one_line_exit_2(cfg: Path) -> None:
+    proc = run(["feeds", "enable", "nope", "--config-dir", str(cfg)])
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "no feed with id 'nope'" in proc.stderr

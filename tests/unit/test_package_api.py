@@ -31,6 +31,7 @@ PUBLIC = {
         "check_rules",
         "config_summary",
         "due_feeds",
+        "enable_feed",
         "exclusive_loop",
         "feed_batches",
         "feed_health",
