@@ -11,6 +11,7 @@ from elasticsearch import Elasticsearch
 from monitor.clock import utcnow
 from monitor.config import ElasticsearchSettings
 from monitor.store.errors import translated
+from monitor.store.event_lookup import StoreEventLookup
 from monitor.store.feeds import FeedStates
 from monitor.store.leases import Leases
 from monitor.store.ledger import Ledger
@@ -75,6 +76,10 @@ class Store:
     def lookup(self) -> BatchLookup:
         """A fresh dedupe candidate lookup for one grouping pass."""
         return BatchLookup(self.es, self.names, self.url)
+
+    def event_lookup(self) -> StoreEventLookup:
+        """A fresh event candidate lookup for one grouping pass."""
+        return StoreEventLookup(self.es, self.names, self.url)
 
     def refresh(self) -> None:
         """Make every write so far searchable."""
