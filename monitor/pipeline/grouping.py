@@ -98,12 +98,12 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
                 # Stored members of merged events move first: if that fails, the pass's
                 # stories stay pending and the retried pass merges again (idempotent).
                 relabels = events.relabels()
-                errors = store.stories.relabel_events(relabels)
+                errors = store.events.relabel_events(relabels)
                 if not errors:
                     errors = store.stories.apply_groups(pending, now=now)
                 copies = [s for s in pending if not s.is_primary]
                 store.stories.refresh_clusters({s.cluster_id for s in copies})
-                store.stories.refresh_events({s.event_id for s in pending} | set(relabels.values()))
+                store.events.refresh_events({s.event_id for s in pending} | set(relabels.values()))
                 report["events_merged"] = report.get("events_merged", 0) + len(relabels)
                 report["passes"] += 1
                 report["grouped"] += len(pending) - len(errors)

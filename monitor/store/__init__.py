@@ -10,6 +10,7 @@ Modules:
 - `lifecycle`: templates and first indices, retention by month, merging finished months.
 - `stories`: creating stories, look-ups by id, cluster counts, alert searches, re-tagging.
 - `lookup`: dedupe candidates (exact keys and LSH bands) for a whole batch, in `_msearch` calls.
+- `events`: merging events into the earliest (bridges) and each event's counts on its primary.
 - `event_lookup`: event candidates (shared evidence terms) and term weights for a whole pass.
 - `leases`: one holder at a time for a named job (grouping, the `run --interval` loop).
 - `feeds`: feed polling state and alert cursors.

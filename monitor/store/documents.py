@@ -236,4 +236,5 @@ def delivery_from_doc(doc_id: str, src: dict[str, Any]) -> Delivery:
         data[key] = parse_dt(data.get(key))
     data.setdefault("story_ids", [])
     data.setdefault("cluster_ids", [])
+    data.setdefault("event_ids", [])
     return Delivery(**data)

@@ -121,9 +121,9 @@ def _plain(sid: str, hours: float, outlet: str, title: str, summary: str) -> Sto
     return s
 
 
-def test_a_bridging_report_merges_two_stored_events_and_moves_every_member(
-    store: Store,
-) -> None:
+def bridge_scenario() -> tuple[Story, Story, Story, Story]:
+    """Two events an hour apart (a; b and a word-for-word copy of b), and a later report
+    that covers both: the bridge that merges b into a."""
     court = "Turkey joins genocide case against Israel at the world court"
     court_text = "Turkey filed its intervention in the genocide case at the world court."
     a = _plain("a", 0, "Outlet A", court, court_text)
@@ -138,13 +138,6 @@ def test_a_bridging_report_merges_two_stored_events_and_moves_every_member(
     )
     # A word-for-word copy of b by another outlet: b's cluster, so b's event.
     b_copy = _plain("b-copy", 1.5, "Outlet D", b.title, b.summary)
-    for s in (a, b, b_copy):
-        assert store.stories.index([s], now=NOW).errors == []
-        assert group_pending(store, window_days=7, now=NOW)["errors"] == []
-    store.refresh()
-    before = {s.id: s.event_id for s in store.stories.get(["a", "b", "b-copy"])}
-    assert before == {"a": "a", "b": "b", "b-copy": "b"}
-
     bridge = _plain(
         "bridge",
         2,
@@ -153,6 +146,20 @@ def test_a_bridging_report_merges_two_stored_events_and_moves_every_member(
         "Turkey filed its intervention in the genocide case at the world court; Hakan Fidan "
         "said every state should support South Africa.",
     )
+    return a, b, b_copy, bridge
+
+
+def test_a_bridging_report_merges_two_stored_events_and_moves_every_member(
+    store: Store,
+) -> None:
+    a, b, b_copy, bridge = bridge_scenario()
+    for s in (a, b, b_copy):
+        assert store.stories.index([s], now=NOW).errors == []
+        assert group_pending(store, window_days=7, now=NOW)["errors"] == []
+    store.refresh()
+    before = {s.id: s.event_id for s in store.stories.get(["a", "b", "b-copy"])}
+    assert before == {"a": "a", "b": "b", "b-copy": "b"}
+
     assert store.stories.index([bridge], now=NOW).errors == []
     report = group_pending(store, window_days=7, now=NOW)
     assert report["errors"] == []
@@ -171,9 +178,11 @@ def test_a_bridging_report_merges_two_stored_events_and_moves_every_member(
     assert docs["a"]["event_outlets"] == ["Outlet A", "Outlet B", "Outlet C", "Outlet D"]
     assert docs["a"]["event_languages"] == ["en"]
     assert docs["a"]["event_first_seen"].startswith(NOW.strftime("%Y-%m-%dT%H:%M"))
+    assert docs["a"]["event_aliases"] == ["b"]
+    assert docs["b-copy"]["event_aliases"] == ["b"]
     assert docs["b"]["is_event_primary"] is False
     assert docs["b"].get("event_size") is None
     # Moving the members again (a retried pass) finds nothing left to move.
-    assert store.stories.relabel_events({"b": "a"}) == []
+    assert store.events.relabel_events({"b": "a"}) == []
     store.refresh()
     assert {s.id: s.event_id for s in store.stories.get(list(after))} == after
