@@ -52,7 +52,8 @@ def _url_of(client: Elasticsearch) -> str:
 class Store:
     """newsmon's data in Elasticsearch, by kind: ``stories``, ``events`` (merges and
     counts), ``feeds`` (state and cursors), ``ledger`` (deliveries), ``leases`` (one holder
-    per job), ``lifecycle`` (templates, retention, merges) and ``search`` (searches for people: `newsmon search`).
+    per job), ``lifecycle`` (templates, retention, merges) and ``search`` (searches for
+    people: `newsmon search`).
 
     Every method takes and returns newsmon records and raises only `StoreError`.
     """
