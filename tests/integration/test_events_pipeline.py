@@ -23,7 +23,9 @@ from tests.factories import NOW, TOPICS_YAML
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MULTILINGUAL = FIXTURES / "events-multilingual.jsonl"
-DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev-stories.jsonl"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+DEV_SET = SHARED / "dev-stories.jsonl"
+REALWORLD = SHARED / "realworld-dev.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +66,8 @@ def _pipeline_events(
 
 @pytest.mark.parametrize(
     ("path", "runs"),
-    [(MULTILINGUAL, 1), (MULTILINGUAL, 5), pytest.param(DEV_SET, 4, id="dev-set")],
-    ids=["multilingual-1-run", "multilingual-5-runs", "dev-set-4-runs"],
+    [(MULTILINGUAL, 1), (MULTILINGUAL, 5), (DEV_SET, 4), (REALWORLD, 3)],
+    ids=["multilingual-1-run", "multilingual-5-runs", "dev-set-4-runs", "realworld-3-runs"],
 )
 def test_pipeline_events_equal_newsmon_dedupe_events(
     store: Store, tagger: Tagger, path: Path, runs: int
