@@ -172,8 +172,9 @@ def story_from_doc(src: dict[str, Any]) -> Story:
 
 
 def tag_fields(story: Story) -> dict[str, Any]:
-    """The partial document `retag` writes: the tagger's output only."""
-    return {k: getattr(story, k) for k in _TAG_FIELDS}
+    """The partial document `retag` writes: the tagger's output, and the event terms made
+    from it (a grouped story's entities are what later reports find its event by)."""
+    return {k: getattr(story, k) for k in _TAG_FIELDS} | {"event_terms": event_terms(story)}
 
 
 def cluster_fields(size: int, outlets: list[str]) -> dict[str, Any]:
