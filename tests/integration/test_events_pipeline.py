@@ -188,3 +188,50 @@ def test_a_bridging_report_merges_two_stored_events_and_moves_every_member(
     assert store.events.relabel_events({"b": "a"}) == []
     store.refresh()
     assert {s.id: s.event_id for s in store.stories.get(list(after))} == after
+
+
+def _edition(i: int, outlet: str, hours: float, title: str, summary: str) -> dict[str, Any]:
+    return {
+        "id": f"{outlet}-{i}",
+        "url": f"https://{outlet}.example/{i}",
+        "outlet": outlet,
+        "published": (NOW + timedelta(hours=hours)).isoformat(),
+        "title": title,
+        "summary": summary,
+        "lang": "en",
+    }
+
+
+def test_a_daily_roundup_polled_for_30_days_gives_30_events_and_a_live_blog_two(
+    store: Store, tagger: Tagger
+) -> None:
+    """One poll a day: each day's edition meets the earlier ones as stored stories."""
+    roundup = [
+        _edition(
+            d,
+            "eveningdesk",
+            24 * d,
+            "Evening wrap: the Gaza talks, Ankara and Jerusalem in five minutes",
+            f"Edition {300 + d} of our evening wrap: where the ceasefire talks with Hamas "
+            "stand, what Ankara said, and what Jerusalem plans next.",
+        )
+        for d in range(30)
+    ]
+    live = [
+        _edition(
+            k,
+            "livedesk",
+            24 * 31 + 26 * k,
+            "Live: drones over the Golan, sirens in the north",
+            "Our live page follows the drones over the Golan and the sirens across northern "
+            "Israel, with word from Ankara and Washington." + (" Second day." if k else ""),
+        )
+        for k in range(2)
+    ]
+    rows = roundup + live
+    stories = [record_to_story(r, NOW) for r in rows]
+    got = _pipeline_events(store, stories, tagger, runs=len(stories))
+    expected = {o["id"]: o["event_id"] for o in dedupe_records(rows, NOW, tagger)}
+    assert got == expected
+    assert len({got[r["id"]] for r in roundup}) == 30
+    assert len({got[r["id"]] for r in live}) == 2
