@@ -17,6 +17,7 @@ from monitor.dedupe.records import record_to_story
 from monitor.models import Story
 from monitor.pipeline.grouping import group_pending
 from monitor.pipeline.polling import tag_stories
+from monitor.resources import index_template
 from monitor.store import Store
 from monitor.tagging import Tagger, load_taxonomy
 from tests.factories import NOW, TOPICS_YAML
@@ -235,3 +236,20 @@ def test_a_daily_roundup_polled_for_30_days_gives_30_events_and_a_live_blog_two(
     assert got == expected
     assert len({got[r["id"]] for r in roundup}) == 30
     assert len({got[r["id"]] for r in live}) == 2
+
+
+def test_init_adds_the_event_fields_to_an_index_made_by_an_earlier_version(
+    es_client: Elasticsearch, index_prefix: str
+) -> None:
+    store = Store(es_client, index_prefix)
+    old = index_template("stories")["template"]["mappings"]
+    new_fields = {"event_terms", "event_aliases", "is_event_primary", "event_size"}
+    props = {k: v for k, v in old["properties"].items() if k not in new_fields}
+    month = store.names.stories_for(NOW)
+    es_client.indices.create(index=month, mappings={"dynamic": False, "properties": props})
+    report = store.lifecycle.install(NOW)
+    assert month in report["upgraded"]
+    have = es_client.indices.get_mapping(index=month)[month]["mappings"]["properties"]
+    assert new_fields <= set(have)
+    # Installing again finds nothing to add.
+    assert store.lifecycle.install(NOW)["upgraded"] == []
