@@ -138,7 +138,8 @@ class MemoryEventLookup:
             return None
         root = self._root(row.event_id)
         start, end = self._bounds.get(root, (row.event_start, row.first_seen))
-        return replace(row, event_id=root, event_start=start, event_end=end)
+        terms = frozenset(self._terms[slot])
+        return replace(row, event_id=root, event_start=start, event_end=end, terms=terms)
 
     # ---- EventLookup ---------------------------------------------------------------------------
 

@@ -156,6 +156,8 @@ def event_candidate_from_doc(src: dict[str, Any]) -> EventCandidate:
         places=list(src.get("places") or []),
         published=parse_dt(src.get("published")),
         first_seen=first,
+        # Stories grouped before event terms were stored have none: their text is read whole.
+        terms=frozenset(src["event_terms"]) if "event_terms" in src else None,
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from monitor.dedupe import EVENT_SPAN, EventCandidate, MemoryEventLookup, TermStats, event_terms
-from monitor.dedupe.event_features import event_text
+from monitor.dedupe.event_features import event_text, name_words
 from monitor.dedupe.event_memory import QUERY_TERMS
 from monitor.dedupe.events import MAX_EVENT_CANDIDATES, Weights
 from monitor.models import Story
@@ -49,6 +49,7 @@ EVENT_CANDIDATE_FIELDS = (
     "places",
     "published",
     "fetched_at",
+    "event_terms",
 )
 # Sub-searches per `_msearch` request, and terms per aggregation: well under the server's
 # default limits (max_terms_count 65,536; a request's size).
@@ -107,10 +108,14 @@ class StoreEventLookup:
         for c in found:
             self._stored_event[c.id] = c.event_id
         self._stored_events |= set(self._stored_event.values())
+        # The weights the decision reads: the candidates' terms and the words of their names
+        # (what their `covers` hold beyond their terms).
         extra: set[str] = set()
         for c in found:
-            text = event_text(c.title, c.summary, c.people, c.orgs, c.places)
-            extra |= text.covers
+            if c.terms is None:
+                extra |= event_text(c.title, c.summary, c.people, c.orgs, c.places).covers
+            else:
+                extra |= c.terms | name_words(c.people, c.orgs, c.places)
         self._fetch_stats(sorted(extra - self._df.keys()), total=False)
         self._fetch_bounds(sorted(self._stored_events))
 
@@ -285,4 +290,5 @@ def _with_event(c: EventCandidate, event_id: str, start: datetime, end: datetime
         published=c.published,
         first_seen=c.first_seen,
         event_end=end,
+        terms=c.terms,
     )
