@@ -1,8 +1,9 @@
 """Subscriber rules: which stories go to whom, when digests are due, and the ledger keys.
 
 Pure: the pipeline runs the searches (via `store`) and the sending (via `mail`). A delivery id
-is a hash of who, which rule and what (cluster or digest period), so the ledger refuses a second
-send of the same thing whatever retries or overlapping windows do.
+is a hash of who, which rule and what (the event, or the digest period), so the ledger refuses a
+second send of the same thing whatever retries, overlapping windows or another outlet's or
+language's report of the event do.
 """
 
 from __future__ import annotations
@@ -88,8 +89,14 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def instant_delivery_id(email: str, rule: str, cluster_id: str) -> str:
-    return "i-" + _digest(email.lower(), rule, cluster_id)
+def instant_delivery_id(email: str, rule: str, event_id: str) -> str:
+    """The instant mail's ledger key: one per (subscriber, rule, event).
+
+    Earlier versions keyed it by cluster; an event's id is its first report's id, as a
+    cluster's is, and every story grouped before events existed has ``event_id ==
+    cluster_id``, so the keys of mails already sent are the same and nothing is resent.
+    """
+    return "i-" + _digest(email.lower(), rule, event_id)
 
 
 def digest_delivery_id(email: str, rule: str, period: str) -> str:
@@ -143,13 +150,13 @@ def digest_rules(subscribers: Sequence[Subscriber]) -> list[tuple[Subscriber, Al
 def plan_instant(
     pairs: Sequence[tuple[Subscriber, AlertRule]], results: Sequence[Sequence[Story]]
 ) -> list[PlannedMail]:
-    """One mail per (subscriber, rule, cluster) found by that rule's search."""
+    """One mail per (subscriber, rule, event) found by that rule's search."""
     mails = []
     for (sub, rule), sources in zip(pairs, results, strict=True):
         for hit in hits_by_cluster(sources):
             mails.append(
                 PlannedMail(
-                    delivery_id=instant_delivery_id(sub.email, rule.name, hit.cluster_id),
+                    delivery_id=instant_delivery_id(sub.email, rule.name, hit.event_id),
                     subscriber=sub,
                     rule=rule,
                     mode="instant",

@@ -47,6 +47,9 @@ class Story:
     # Reports of one event (reworded, or in another language) share an event id: the id of the
     # event's first report. Copies of one text (one cluster) are always in one event.
     event_id: str = ""
+    # Events merged into this one by a bridging report (their old ids): an alert already sent
+    # under one of them counts as sent for this event.
+    event_aliases: list[str] = field(default_factory=list)
     wire: str | None = None
     # Outlets that carried this story's cluster: kept on the primary by `store`, empty elsewhere.
     outlets: list[str] = field(default_factory=list)
@@ -127,6 +130,7 @@ class Delivery:
     status: str
     created_at: datetime
     sent_at: datetime | None = None
+    event_ids: list[str] = field(default_factory=list)  # the events it mails (instant: one)
     period: str | None = None  # digest slot key, e.g. "2026-11-25" for a daily digest
     error: str | None = None
     attempts: int = 0

@@ -110,6 +110,11 @@ def _name_stems(names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(_stem(t) for n in names for t in _words(n) if _keep(t))
 
 
+def name_words(people: list[str], orgs: list[str], places: list[str]) -> frozenset[str]:
+    """The `w:` terms of tagged names' words: in a text's `covers` but not in its terms."""
+    return frozenset("w:" + s for s in _name_stems(tuple(people + orgs + places)))
+
+
 # ---- entities, numbers, dates ----------------------------------------------------------------
 
 

@@ -68,6 +68,16 @@ class MemoryEventLookup:
             event_id = up
         return root
 
+    def event_root(self, event_id: str) -> str:
+        """The id an event goes by now: itself, or the event it was merged into."""
+        return self._root(event_id)
+
+    def know_event(self, event_id: str, start: datetime, end: datetime) -> None:
+        """Record the bounds of an event whose reports are stored elsewhere (Elasticsearch)."""
+        root = self._root(event_id)
+        lo, hi = self._bounds.get(root, (start, end))
+        self._bounds[root] = (min(lo, start), max(hi, end))
+
     def event_of(self, story_id: str) -> str | None:
         """The current event of a stored story (after any merges), or None."""
         slot = self._slot.get(story_id)
@@ -128,7 +138,8 @@ class MemoryEventLookup:
             return None
         root = self._root(row.event_id)
         start, end = self._bounds.get(root, (row.event_start, row.first_seen))
-        return replace(row, event_id=root, event_start=start, event_end=end)
+        terms = frozenset(self._terms[slot])
+        return replace(row, event_id=root, event_start=start, event_end=end, terms=terms)
 
     # ---- EventLookup ---------------------------------------------------------------------------
 

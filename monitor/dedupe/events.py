@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from monitor.dedupe.event_features import EventText, event_text
+from monitor.dedupe.event_features import EventText, event_text, name_words
 from monitor.dedupe.facts import _disagree
 from monitor.dedupe.features import title_key
 from monitor.models import Story
@@ -72,6 +72,9 @@ class EventCandidate:
     # First-seen time of the latest report of its event, when the lookup knows it: lets a story
     # that arrives out of time order, or bridges two events, keep the union inside the span.
     event_end: datetime | None = None
+    # Its event terms when the lookup stores them (`event_terms`): lets the decision drop a
+    # candidate that cannot reach the threshold before building its whole text.
+    terms: frozenset[str] | None = None
 
     @classmethod
     def from_story(cls, story: Story, event_start: datetime) -> EventCandidate:
@@ -270,9 +273,16 @@ def assign_event(
     if not eligible:
         return EventDecision(story.id, None, "new", 0.0, [])
     mine = _text_of(story)
+    # Every term the score, the bound and the headline check can read: a text's `covers` are
+    # its event terms plus the words of its tagged names.
+    wanted = set(mine.covers)
+    for c in eligible:
+        wanted |= c.terms if c.terms is not None else _candidate_text(c).covers
+        if c.terms is not None:
+            wanted |= name_words(c.people, c.orgs, c.places)
+    weights = Weights(lookup.term_stats(sorted(wanted)))
+    eligible = [c for c in eligible if _worth_reading(story, mine, c, weights, when)]
     texts = {c.id: _candidate_text(c) for c in eligible}
-    terms = sorted(mine.covers.union(*(t.covers for t in texts.values())))
-    weights = Weights(lookup.term_stats(terms))
     matches, refused = _matches(story, mine, eligible, texts, weights, when)
     if not matches:
         return EventDecision(story.id, None, "new", 0.0, [], note="; ".join(refused))
@@ -309,6 +319,26 @@ def _matches(
             continue
         matches.append(_Match(c, s))
     return matches, refused
+
+
+def _worth_reading(
+    story: Story, mine: EventText, c: EventCandidate, weights: Weights, when: datetime
+) -> bool:
+    """`_may_reach` on the candidate's stored terms, before its whole text is built."""
+    if c.terms is None:
+        return True
+    same_lang = _same_language(story.lang, c.lang)
+    gap = when - (_utc(c.first_seen) or when)
+    needed = _threshold(same_lang, c.outlet == story.outlet, gap)
+    a = mine.terms if same_lang else mine.evidence
+    b = c.terms if same_lang else frozenset(t for t in c.terms if _is_evidence(t))
+    shared = sum(weights(t) for t in a & b)
+    low = weights.total(a) + math.log(2.0) * len(b)
+    return bool(low) and 2 * shared / low >= needed
+
+
+def _is_evidence(term: str) -> bool:
+    return not term.startswith("w:")
 
 
 def _may_reach(

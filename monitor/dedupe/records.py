@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.dedupe.decision import annotate, apply_decision, assign_cluster
 from monitor.dedupe.event_memory import MemoryEventLookup
-from monitor.dedupe.events import EVENT_SPAN, assign_event
+from monitor.dedupe.events import EVENT_SPAN
 from monitor.dedupe.memory import MemoryLookup
+from monitor.dedupe.placing import is_recurring, place_event
 from monitor.models import Story
 from monitor.urls import canonical_url, story_id
 
@@ -85,44 +86,12 @@ def dedupe_records(
         story = record_to_story(rec, arrival)
         decision = assign_cluster(story, lookup)
         apply_decision(story, decision)
-        recurring = decision.reason == "title" and _hours_apart(story, lookup, decision.matched_id)
+        recurring = is_recurring(story, decision, lookup.get)
         lookup.add(story)
         tags = tagger.tag(story.title, story.summary, story.content, story.lang)
         story.people, story.orgs, story.places = tags.people, tags.orgs, tags.places
         story.lang = story.lang or tags.lang
-        _assign(story, events, span, recurring)
+        place_event(story, events, recurring=recurring, span=span)
         out.append((story.id, story.cluster_id))
     for sid, cluster in out:
         yield {"id": sid, "cluster_id": cluster, "event_id": events.event_of(sid) or sid}
-
-
-# A title repeated by one outlet this long after its first use is a new edition (a daily
-# briefing, the next day of a live blog), even when the copy level still calls it a copy.
-RECURRING_TITLE = 12  # hours
-
-
-def _hours_apart(story: Story, lookup: MemoryLookup, matched: str | None) -> bool:
-    earlier = lookup.get(matched) if matched else None
-    first = earlier.first_seen if earlier else None
-    return (
-        first is not None
-        and abs(story.fetched_at - first).total_seconds() >= 3600 * RECURRING_TITLE
-    )
-
-
-def _assign(story: Story, events: MemoryEventLookup, span: timedelta, recurring: bool) -> None:
-    """Give a story its event (a copy takes its cluster's) and store it in the event lookup."""
-    primary_event = None if story.is_primary or recurring else events.event_of(story.cluster_id)
-    bounds = events.event_bounds(primary_event) if primary_event else None
-    when = story.fetched_at
-    # A copy joins its cluster's event, unless a cluster that grew over days would stretch the
-    # event past its span: then the copy is decided like a new report.
-    if primary_event and bounds and max(bounds[1], when) - min(bounds[0], when) <= span:
-        story.event_id = primary_event
-        events.add(story, bounds[0])
-        return
-    decision = assign_event(story, events, span=span)
-    story.event_id = decision.event_id
-    events.merge_events(decision.event_id, decision.merged)
-    bounds = events.event_bounds(decision.event_id) if decision.reason != "new" else None
-    events.add(story, bounds[0] if bounds else story.fetched_at)

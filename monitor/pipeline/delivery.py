@@ -129,6 +129,7 @@ def _delivery(m: rules.PlannedMail, now: datetime) -> Delivery:
         mode=m.mode,
         story_ids=[h.id for h in m.stories],
         cluster_ids=[h.cluster_id for h in m.stories],
+        event_ids=[h.event_id for h in m.stories],
         status="pending",
         created_at=now,
         period=m.period,
@@ -253,13 +254,35 @@ def _attach_outlets(store: Store, mails: Sequence[rules.PlannedMail]) -> None:
 
 
 def _still_owed(
-    store: Store, settings: Settings, mails: Sequence[rules.PlannedMail], now: datetime
+    store: Store,
+    settings: Settings,
+    mails: Sequence[rules.PlannedMail],
+    now: datetime,
+    aliases: dict[str, list[str]] | None = None,
 ) -> tuple[list[rules.PlannedMail], set[str]]:
-    """(the mails owed a send, the ids another run has in flight)."""
-    owed, in_flight = store.ledger.owed(
-        [m.delivery_id for m in mails], now=now, policy=_policy(settings)
-    )
-    return [m for m in mails if m.delivery_id in owed], in_flight
+    """(the mails owed a send, the ids another run has in flight).
+
+    An instant mail whose event absorbed other events (a bridging report merged them) is
+    not owed when the mail of one of those events went out (or is going out) already: the
+    subscriber has heard of this event under its earlier id.
+    """
+    also = {m.delivery_id: _alias_ids(m, aliases or {}) for m in mails}
+    ids = sorted({m.delivery_id for m in mails} | {a for ids in also.values() for a in ids})
+    owed, in_flight = store.ledger.owed(ids, now=now, policy=_policy(settings))
+    keep = [
+        m for m in mails if m.delivery_id in owed and all(a in owed for a in also[m.delivery_id])
+    ]
+    return keep, in_flight & {m.delivery_id for m in mails}
+
+
+def _alias_ids(m: rules.PlannedMail, aliases: dict[str, list[str]]) -> list[str]:
+    if m.mode != "instant":
+        return []
+    return [
+        rules.instant_delivery_id(m.subscriber.email, m.rule.name, alias)
+        for h in m.stories
+        for alias in aliases.get(h.event_id, [])
+    ]
 
 
 def _cap_for(settings: Settings) -> Callable[[AlertRule], int]:
@@ -297,7 +320,7 @@ def _split_rule_errors(
 
 
 def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
-    """Instant alerts over stories indexed since the last run (one e-mail per rule and cluster)."""
+    """Instant alerts over stories grouped since the last run (one e-mail per rule and event)."""
     store = open_store(settings)
     now = now or utcnow()
     pairs = rules.instant_rules(settings.subscribers)
@@ -323,10 +346,11 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
     for e in rule_errors:
         log.warning("alert rule skipped: %s", e)
     mails = rules.plan_instant(ok_pairs, ok_results)
+    aliases = store.events.event_aliases(sorted({h.event_id for m in mails for h in m.stories}))
     # Mails already in the ledger are dropped first (one mget), so no SMTP connection is
     # opened just to skip them and the cap counts only what is owed (the claim still guards
     # against races).
-    owed, in_flight = _still_owed(store, settings, mails, now)
+    owed, in_flight = _still_owed(store, settings, mails, now, aliases)
     todo, _ = _still_owed(
         store,
         settings,

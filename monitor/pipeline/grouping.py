@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.dedupe import annotate, apply_decision, assign_cluster
+from monitor.dedupe import EVENT_SPAN, annotate, apply_decision, assign_cluster
+from monitor.dedupe.placing import is_recurring, place_event
 from monitor.models import Story
-from monitor.store import BatchLookup, LeaseBusy, Store
+from monitor.store import BatchLookup, LeaseBusy, Store, StoreEventLookup
 
 __all__ = ["GROUPING_LEASE", "decide_groups", "group_pending"]
 
@@ -43,18 +44,38 @@ def _arrival_key(s: Story) -> tuple[datetime, str]:
     return (s.published or s.fetched_at, s.id)
 
 
-def decide_groups(stories: Sequence[Story], lookup: BatchLookup, window_days: int) -> None:
-    """Decide each story's cluster in arrival order; later stories see earlier ones."""
+def decide_groups(
+    stories: Sequence[Story],
+    lookup: BatchLookup,
+    window_days: int,
+    events: StoreEventLookup | None = None,
+    *,
+    span: timedelta = EVENT_SPAN,
+) -> None:
+    """Decide each story's cluster, then its event, in arrival order; later stories see
+    earlier ones. Without `events` a story's event is its cluster's."""
     ordered = sorted(stories, key=_arrival_key)
     for s in ordered:
         if not s.lsh_bands or not s.title_key:
             annotate(s)
     lookup.prefetch(ordered, {s.id: s.fetched_at - timedelta(days=window_days) for s in ordered})
+    recurring: dict[str, bool] = {}
     for s in ordered:
-        apply_decision(s, assign_cluster(s, lookup, window_days=window_days))
-        # Until events are decided, a story's event is its cluster's.
+        decision = assign_cluster(s, lookup, window_days=window_days)
+        apply_decision(s, decision)
+        recurring[s.id] = is_recurring(s, decision, lookup.get)
         s.event_id = s.cluster_id
         lookup.memory.add(s)
+    if events is None:
+        return
+    # A cluster decision never depends on events, so deciding every cluster first and then
+    # every event, both in arrival order, gives what `newsmon dedupe` gives interleaved; the
+    # event candidates of the whole pass then come in three `_msearch` requests.
+    events.prefetch(ordered, span)
+    for s in ordered:
+        place_event(s, events, recurring=recurring[s.id], span=span)
+    for s in ordered:  # a later story of the pass may have merged the event it joined
+        s.event_id = events.final_event(s.event_id)
 
 
 def holder_id() -> str:
@@ -72,11 +93,18 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
                 pending = store.stories.pending(PASS_SIZE)
                 if not pending:
                     break
-                lookup = store.lookup()
-                decide_groups(pending, lookup, window_days)
-                errors = store.stories.apply_groups(pending, now=now)
+                lookup, events = store.lookup(), store.event_lookup()
+                decide_groups(pending, lookup, window_days, events)
+                # Stored members of merged events move first: if that fails, the pass's
+                # stories stay pending and the retried pass merges again (idempotent).
+                relabels = events.relabels()
+                errors = store.events.relabel_events(relabels)
+                if not errors:
+                    errors = store.stories.apply_groups(pending, now=now)
                 copies = [s for s in pending if not s.is_primary]
                 store.stories.refresh_clusters({s.cluster_id for s in copies})
+                store.events.refresh_events({s.event_id for s in pending} | set(relabels.values()))
+                report["events_merged"] = report.get("events_merged", 0) + len(relabels)
                 report["passes"] += 1
                 report["grouped"] += len(pending) - len(errors)
                 report["clustered"] += len(copies)

@@ -10,6 +10,8 @@ Modules:
 - `lifecycle`: templates and first indices, retention by month, merging finished months.
 - `stories`: creating stories, look-ups by id, cluster counts, alert searches, re-tagging.
 - `lookup`: dedupe candidates (exact keys and LSH bands) for a whole batch, in `_msearch` calls.
+- `events`: merging events into the earliest (bridges) and each event's counts on its primary.
+- `event_lookup`: event candidates (shared evidence terms) and term weights for a whole pass.
 - `leases`: one holder at a time for a named job (grouping, the `run --interval` loop).
 - `feeds`: feed polling state and alert cursors.
 - `ledger`: the delivery ledger (claim before send, mark after).
@@ -19,6 +21,7 @@ Modules:
 
 from monitor.store.client import Store, connect, open_store
 from monitor.store.errors import StoreError
+from monitor.store.event_lookup import StoreEventLookup
 from monitor.store.leases import LeaseBusy
 from monitor.store.lookup import BatchLookup
 from monitor.store.names import IndexNames, monthly_index, retention_cutoff
@@ -35,6 +38,7 @@ __all__ = [
     "SearchResult",
     "Store",
     "StoreError",
+    "StoreEventLookup",
     "connect",
     "monthly_index",
     "open_store",

@@ -11,6 +11,8 @@ from elasticsearch import Elasticsearch
 from monitor.clock import utcnow
 from monitor.config import ElasticsearchSettings
 from monitor.store.errors import translated
+from monitor.store.event_lookup import StoreEventLookup
+from monitor.store.events import EventWrites
 from monitor.store.feeds import FeedStates
 from monitor.store.leases import Leases
 from monitor.store.ledger import Ledger
@@ -49,9 +51,10 @@ def _url_of(client: Elasticsearch) -> str:
 
 
 class Store:
-    """newsmon's data in Elasticsearch, by kind: ``stories``, ``feeds`` (state and cursors),
-    ``ledger`` (deliveries), ``leases`` (one holder per job), ``lifecycle`` (templates,
-    retention, merges) and ``search`` (searches for people: `newsmon search`).
+    """newsmon's data in Elasticsearch, by kind: ``stories``, ``events`` (merges and
+    counts), ``feeds`` (state and cursors), ``ledger`` (deliveries), ``leases`` (one holder
+    per job), ``lifecycle`` (templates, retention, merges) and ``search`` (searches for
+    people: `newsmon search`).
 
     Every method takes and returns newsmon records and raises only `StoreError`.
     """
@@ -67,6 +70,7 @@ class Store:
         self.url = _url_of(client)
         self.names = IndexNames(prefix)
         self.stories = StoryIndex(client, self.names, self.url)
+        self.events = EventWrites(client, self.names, self.url)
         self.feeds = FeedStates(client, self.names, self.url)
         self.ledger = Ledger(client, self.names, self.url)
         self.lifecycle = Lifecycle(client, self.names, self.url)
@@ -77,6 +81,10 @@ class Store:
     def lookup(self) -> BatchLookup:
         """A fresh dedupe candidate lookup for one grouping pass."""
         return BatchLookup(self.es, self.names, self.url)
+
+    def event_lookup(self) -> StoreEventLookup:
+        """A fresh event candidate lookup for one grouping pass."""
+        return StoreEventLookup(self.es, self.names, self.url)
 
     def refresh(self) -> None:
         """Make every write so far searchable."""

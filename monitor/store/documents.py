@@ -12,18 +12,21 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.dedupe import Candidate
+from monitor.dedupe import Candidate, EventCandidate, event_terms
 from monitor.models import Delivery, FeedState, Story
 from monitor.text import search_fold
 
 __all__ = [
     "CANDIDATE_FIELDS",
     "GROUPED",
+    "NOT_EVENT_PRIMARY",
     "PENDING",
     "candidate_from_doc",
     "cluster_fields",
     "delivery_from_doc",
     "delivery_to_doc",
+    "event_candidate_from_doc",
+    "event_fields",
     "feed_state_from_doc",
     "feed_state_to_doc",
     "group_fields",
@@ -89,16 +92,73 @@ def group_fields(story: Story, grouped_at: datetime) -> dict[str, Any]:
 
     ``grouped_at`` is when the story became alertable: alert windows select on it.
     """
+    event_id = story.event_id or story.cluster_id or story.id
     doc: dict[str, Any] = {
         "cluster_id": story.cluster_id or story.id,
         "is_primary": story.is_primary,
-        "event_id": story.event_id or story.cluster_id or story.id,
+        "event_id": event_id,
+        # What the event look-up finds later reports by (a keyword field, `terms` queries).
+        "event_terms": event_terms(story),
+        "is_event_primary": event_id == story.id,
         "grouped": True,
         "grouped_at": iso(grouped_at),
     }
     if story.is_primary:
         doc |= cluster_fields(1, [story.outlet])
     return doc
+
+
+def event_fields(
+    size: int,
+    outlets: list[str],
+    languages: list[str],
+    first_seen: datetime | None,
+    last_seen: datetime | None,
+) -> dict[str, Any]:
+    """The partial document that keeps an event's counts on its primary (its first report)."""
+    return {
+        "is_event_primary": True,
+        "event_size": size,
+        "event_outlets": sorted(outlets),
+        "event_languages": sorted(languages),
+        "event_first_seen": iso(first_seen),
+        "event_last_seen": iso(last_seen),
+    }
+
+
+# What a story merged away from being an event's primary keeps of it: nothing.
+NOT_EVENT_PRIMARY: dict[str, Any] = {
+    "is_event_primary": False,
+    "event_size": None,
+    "event_outlets": [],
+    "event_languages": [],
+    "event_first_seen": None,
+    "event_last_seen": None,
+}
+
+
+def event_candidate_from_doc(src: dict[str, Any]) -> EventCandidate:
+    """An event look-up candidate from a stored story (`EVENT_CANDIDATE_FIELDS`); its event
+    bounds are filled in by the look-up."""
+    # Every stored story has a fetch time; one without would be older than any span.
+    first = parse_dt(src.get("fetched_at")) or datetime.min.replace(tzinfo=UTC)
+    return EventCandidate(
+        id=src["id"],
+        event_id=src.get("event_id") or src.get("cluster_id") or src["id"],
+        event_start=first,
+        outlet=src.get("outlet", ""),
+        lang=src.get("lang"),
+        title=src.get("title", ""),
+        summary=src.get("summary", ""),
+        title_key=src.get("title_key", ""),
+        people=list(src.get("people") or []),
+        orgs=list(src.get("orgs") or []),
+        places=list(src.get("places") or []),
+        published=parse_dt(src.get("published")),
+        first_seen=first,
+        # Stories grouped before event terms were stored have none: their text is read whole.
+        terms=frozenset(src["event_terms"]) if "event_terms" in src else None,
+    )
 
 
 def story_from_doc(src: dict[str, Any]) -> Story:
@@ -114,8 +174,9 @@ def story_from_doc(src: dict[str, Any]) -> Story:
 
 
 def tag_fields(story: Story) -> dict[str, Any]:
-    """The partial document `retag` writes: the tagger's output only."""
-    return {k: getattr(story, k) for k in _TAG_FIELDS}
+    """The partial document `retag` writes: the tagger's output, and the event terms made
+    from it (a grouped story's entities are what later reports find its event by)."""
+    return {k: getattr(story, k) for k in _TAG_FIELDS} | {"event_terms": event_terms(story)}
 
 
 def cluster_fields(size: int, outlets: list[str]) -> dict[str, Any]:
@@ -187,4 +248,5 @@ def delivery_from_doc(doc_id: str, src: dict[str, Any]) -> Delivery:
         data[key] = parse_dt(data.get(key))
     data.setdefault("story_ids", [])
     data.setdefault("cluster_ids", [])
+    data.setdefault("event_ids", [])
     return Delivery(**data)

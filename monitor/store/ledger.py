@@ -1,7 +1,7 @@
 """The alert ledger, ``{prefix}-deliveries``: one document per e-mail, decided atomically.
 
 A delivery is created (``op_type=create``) before its e-mail is sent and marked after, keyed by
-subscriber + rule + cluster (or digest period): whatever retries, overlapping windows or
+subscriber + rule + event (or digest period): whatever retries, overlapping windows or
 concurrent workers do, only one of them can claim it. Claims and reads go by document id,
 which Elasticsearch answers in real time, so no write waits for a refresh (a refresh per
 e-mail would make sending a hundred alerts take minutes).

@@ -45,6 +45,7 @@ class Lifecycle:
                 priority=body.get("priority", 200),
                 meta={"managed_by": "newsmon", "description": body.get("_comment", "")},
             )
+        upgraded = self._upgrade_mappings(patterns)
         created = []
         for index in (self.names.stories_for(now), self.names.feeds, self.names.deliveries):
             if not self.es.indices.exists(index=index):
@@ -54,7 +55,29 @@ class Lifecycle:
                 except BadRequestError as e:  # another worker created it first
                     if e.error != "resource_already_exists_exception":
                         raise
-        return {"templates": sorted(patterns), "created_indices": created}
+        return {"templates": sorted(patterns), "created_indices": created, "upgraded": upgraded}
+
+    def _upgrade_mappings(self, patterns: dict[str, str]) -> list[str]:
+        """Add the template's fields to indices created by an earlier version.
+
+        A template applies only to indices created after it, and mappings are `dynamic:
+        false`, so a field a new version adds (``event_terms`` …) would be stored but not
+        searchable in the current month's index. Adding fields to a mapping is allowed on a
+        live index; changing one is not, and newsmon never does.
+        """
+        upgraded = []
+        for kind in INDEX_TEMPLATE_KINDS:
+            wanted = index_template(kind)["template"]["mappings"]["properties"]
+            found = self.es.indices.get_mapping(
+                index=patterns[kind], allow_no_indices=True, ignore_unavailable=True
+            )
+            for name, body in sorted(found.body.items()):
+                have = body.get("mappings", {}).get("properties", {})
+                missing = {k: v for k, v in wanted.items() if k not in have}
+                if missing:
+                    self.es.indices.put_mapping(index=name, properties=missing)
+                    upgraded.append(name)
+        return upgraded
 
     @translated
     def refresh(self) -> None:

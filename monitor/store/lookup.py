@@ -128,6 +128,17 @@ class BatchLookup:
         stored = self._exact.get((canonical_url, guid, title_key, outlet), [])
         return _merged(stored, self.memory.exact(canonical_url, guid, title_key, outlet))
 
+    def get(self, story_id: str) -> Candidate | None:
+        """A candidate fetched for this pass (stored or in the pass) by id, or None."""
+        found = self.memory.get(story_id)
+        if found is not None:
+            return found
+        for cands in (*self._exact.values(), *self._bands.values()):
+            for c in cands:
+                if c.id == story_id:
+                    return c
+        return None
+
     def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
         """Stories sharing the most LSH bands first (score = number of shared bands)."""
         if not bands:

@@ -27,7 +27,7 @@ def test_one_hit_per_cluster_prefers_primary_and_lists_other_outlets() -> None:
     assert hits[1].also_reported_by == []
 
 
-def test_plan_instant_one_mail_per_rule_and_cluster_with_stable_ids() -> None:
+def test_plan_instant_one_mail_per_rule_and_event_with_stable_ids() -> None:
     sub = Subscriber(email="A@Example.org", alerts=[AlertRule(name="r", query="q")])
     rule = sub.alerts[0]
     mails = plan_instant(
@@ -37,11 +37,14 @@ def test_plan_instant_one_mail_per_rule_and_cluster_with_stable_ids() -> None:
                 make_story("a", outlet="A", cluster_id="a"),
                 make_story("b", outlet="B", cluster_id="a", is_primary=False),
                 make_story("c", outlet="C", cluster_id="c"),
+                # Another language's report of event "a": its own cluster, the same mail.
+                make_story("d", outlet="D", cluster_id="d", event_id="a", lang="ar"),
             ]
         ],
     )
     assert len(mails) == 2
     assert mails[0].delivery_id == instant_delivery_id(sub.email, "r", "a")
+    assert [r.outlet for r in mails[0].stories[0].reports] == ["A", "B", "D"]
     # The same subscriber, rule and cluster always give the same ledger key.
     assert instant_delivery_id("a@example.org", "r", "a") == mails[0].delivery_id
     assert instant_delivery_id("a@example.org", "r", "c") != mails[0].delivery_id

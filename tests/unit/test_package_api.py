@@ -21,6 +21,7 @@ PUBLIC = {
         "SearchResult",
         "Store",
         "StoreError",
+        "StoreEventLookup",
         "connect",
         "monthly_index",
         "open_store",

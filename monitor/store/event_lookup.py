@@ -1,0 +1,294 @@
+"""Event candidates from Elasticsearch for a whole grouping pass at once: the `EventIndex` the
+grouping step places stories with (`monitor.dedupe.placing.place_event`).
+
+`prefetch` asks, in three `_msearch` requests whatever the pass's size:
+
+1. how many grouped stories there are, and how many hold each event term of the pass's
+   stories (the weights of evidence; a `terms` aggregation restricted to those terms);
+2. per story, the grouped stories inside the event span sharing its rarest terms, ranked by
+   the summed weight of the shared terms (as `MemoryEventLookup` ranks its postings), and the
+   events of the stored cluster primaries the pass's copies belong to;
+3. the first and latest report of every event those candidates belong to, and the weights
+   of the candidates' own terms (the score compares both sides).
+
+The decision then runs in memory in arrival order, with the pass's own stories (not
+searchable as grouped yet) in `memory`, exactly as `newsmon dedupe` runs it. Merges made by
+a bridging story are kept in `memory`'s union-find; `relabels` lists the stored events that
+must take a new id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from monitor.dedupe import EVENT_SPAN, EventCandidate, MemoryEventLookup, TermStats, event_terms
+from monitor.dedupe.event_features import event_text, name_words
+from monitor.dedupe.event_memory import QUERY_TERMS
+from monitor.dedupe.events import MAX_EVENT_CANDIDATES, Weights
+from monitor.models import Story
+from monitor.store.documents import GROUPED, event_candidate_from_doc, iso, parse_dt
+from monitor.store.errors import StoreError, translated
+from monitor.store.names import IndexNames
+
+__all__ = ["EVENT_CANDIDATE_FIELDS", "StoreEventLookup"]
+
+EVENT_CANDIDATE_FIELDS = (
+    "id",
+    "event_id",
+    "outlet",
+    "lang",
+    "title",
+    "summary",
+    "title_key",
+    "people",
+    "orgs",
+    "places",
+    "published",
+    "fetched_at",
+    "event_terms",
+)
+# Sub-searches per `_msearch` request, and terms per aggregation: well under the server's
+# default limits (max_terms_count 65,536; a request's size).
+_CHUNK = 200
+_TERMS_PER_AGG = 1000
+
+
+class StoreEventLookup:
+    """Event candidates prefetched from the stories index, merged with the pass's own."""
+
+    def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
+        self.es, self.names, self.url = client, names, url
+        self.memory = MemoryEventLookup()
+        self._stories = 0  # grouped stories stored
+        self._df: dict[str, int] = {}
+        self._candidates: dict[str, list[EventCandidate]] = {}  # per pass story id
+        self._stored_event: dict[str, str] = {}  # stored story id -> its stored event id
+        self._stored_events: set[str] = set()  # stored event ids this pass has seen
+        self.searches = 0
+        self.requests = 0
+
+    # ---- prefetch ----------------------------------------------------------------------------
+
+    @translated
+    def prefetch(self, stories: Sequence[Story], span: timedelta = EVENT_SPAN) -> None:
+        """Fetch what every story of the pass needs to be placed in its event."""
+        terms = {s.id: event_terms(s) for s in stories}
+        self._fetch_stats(sorted({t for ts in terms.values() for t in ts}), total=True)
+        weights = Weights(TermStats(self._stories, self._df))
+        searches: list[dict[str, Any]] = []
+        owners: list[str] = []
+        for s in stories:
+            held = [t for t in terms[s.id] if self._df.get(t, 0) > 0]
+            query = sorted(held, key=lambda t: (-weights(t), t))[:QUERY_TERMS]
+            if query:
+                searches.append(self._candidate_search(query, weights, s.fetched_at - span))
+                owners.append(s.id)
+        in_pass = {s.id for s in stories}
+        primaries = sorted({s.cluster_id for s in stories if s.cluster_id not in in_pass} - {""})
+        if primaries:
+            searches.append(
+                {
+                    "size": len(primaries),
+                    "query": {"bool": {"filter": [GROUPED, {"ids": {"values": primaries}}]}},
+                    "_source": ["id", "event_id", "cluster_id"],
+                }
+            )
+        results = self._msearch(searches)
+        for sid, r in zip(owners, results, strict=False):
+            self._candidates[sid] = [event_candidate_from_doc(h["_source"]) for h in r]
+        if primaries:
+            for h in results[-1]:
+                src = h["_source"]
+                self._stored_event[src["id"]] = src.get("event_id") or src["id"]
+        found = [c for cs in self._candidates.values() for c in cs]
+        for c in found:
+            self._stored_event[c.id] = c.event_id
+        self._stored_events |= set(self._stored_event.values())
+        # The weights the decision reads: the candidates' terms and the words of their names
+        # (what their `covers` hold beyond their terms).
+        extra: set[str] = set()
+        for c in found:
+            if c.terms is None:
+                extra |= event_text(c.title, c.summary, c.people, c.orgs, c.places).covers
+            else:
+                extra |= c.terms | name_words(c.people, c.orgs, c.places)
+        self._fetch_stats(sorted(extra - self._df.keys()), total=False)
+        self._fetch_bounds(sorted(self._stored_events))
+
+    def _candidate_search(
+        self, query: list[str], weights: Weights, since: datetime
+    ) -> dict[str, Any]:
+        # Each shared term scores its weight, so the stories sharing the rarest evidence rank
+        # first, as in `MemoryEventLookup`. track_total_hits off lets Lucene skip documents
+        # that cannot reach the top.
+        should = [
+            {"constant_score": {"filter": {"term": {"event_terms": t}}, "boost": weights(t)}}
+            for t in query
+        ]
+        return {
+            "size": MAX_EVENT_CANDIDATES,
+            "query": {
+                "bool": {
+                    "should": should,
+                    "minimum_should_match": 1,
+                    "filter": [GROUPED, {"range": {"fetched_at": {"gte": iso(since)}}}],
+                }
+            },
+            "sort": ["_score", {"fetched_at": "desc"}, {"id": "asc"}],
+            "track_total_hits": False,
+            "_source": list(EVENT_CANDIDATE_FIELDS),
+        }
+
+    def _fetch_stats(self, terms: list[str], *, total: bool) -> None:
+        searches: list[dict[str, Any]] = []
+        if total:
+            searches.append({"size": 0, "track_total_hits": True, "query": GROUPED})
+        for i in range(0, len(terms), _TERMS_PER_AGG):
+            chunk = terms[i : i + _TERMS_PER_AGG]
+            n = len(chunk)
+            searches.append(
+                {
+                    "size": 0,
+                    "track_total_hits": False,
+                    "query": {"bool": {"filter": [GROUPED, {"terms": {"event_terms": chunk}}]}},
+                    "aggs": {"t": {"terms": {"field": "event_terms", "include": chunk, "size": n}}},
+                }
+            )
+        if not searches:
+            return
+        responses = self._msearch(searches, raw=True)
+        if total:
+            self._stories = int(responses[0]["hits"]["total"]["value"])
+            responses = responses[1:]
+        for t in terms:
+            self._df.setdefault(t, 0)
+        for r in responses:
+            for b in r.get("aggregations", {}).get("t", {}).get("buckets", []):
+                self._df[b["key"]] = int(b["doc_count"])
+
+    def _fetch_bounds(self, event_ids: list[str]) -> None:
+        searches = [
+            {
+                "size": 0,
+                "track_total_hits": False,
+                "query": {"bool": {"filter": [GROUPED, {"terms": {"event_id": chunk}}]}},
+                "aggs": {
+                    "e": {
+                        "terms": {"field": "event_id", "size": len(chunk)},
+                        "aggs": {
+                            "lo": {"min": {"field": "fetched_at"}},
+                            "hi": {"max": {"field": "fetched_at"}},
+                        },
+                    }
+                },
+            }
+            for chunk in (
+                event_ids[i : i + _TERMS_PER_AGG] for i in range(0, len(event_ids), _TERMS_PER_AGG)
+            )
+        ]
+        if not searches:
+            return
+        for r in self._msearch(searches, raw=True):
+            for b in r.get("aggregations", {}).get("e", {}).get("buckets", []):
+                lo = parse_dt(b["lo"].get("value_as_string"))
+                hi = parse_dt(b["hi"].get("value_as_string"))
+                if lo and hi:
+                    self.memory.know_event(b["key"], lo, hi)
+
+    def _msearch(self, searches: list[dict[str, Any]], *, raw: bool = False) -> list[Any]:
+        head = {"index": self.names.stories, "ignore_unavailable": True, "allow_no_indices": True}
+        out: list[Any] = []
+        for i in range(0, len(searches), _CHUNK):
+            chunk = searches[i : i + _CHUNK]
+            body: list[dict[str, Any]] = []
+            for s in chunk:
+                body += [head, s]
+            res = self.es.msearch(searches=body)
+            self.requests += 1
+            self.searches += len(chunk)
+            for r in res["responses"]:
+                if "error" in r:
+                    raise StoreError(
+                        f"Elasticsearch at {self.url}: event candidate search failed: "
+                        f"{r['error'].get('reason', r['error'])}; run `newsmon init` to "
+                        "upgrade the index mappings"
+                    )
+                out.append(r if raw else r["hits"]["hits"])
+        return out
+
+    # ---- EventIndex --------------------------------------------------------------------------
+
+    def term_stats(self, terms: list[str]) -> TermStats:
+        """Grouped stories stored plus the pass's, and per term how many hold it."""
+        mine = self.memory.term_stats(terms)
+        df = {t: self._df.get(t, 0) + mine.doc_freq.get(t, 0) for t in terms}
+        return TermStats(self._stories + mine.stories, {t: n for t, n in df.items() if n > 0})
+
+    def event_candidates(self, story: Story, since: datetime) -> list[EventCandidate]:
+        """The stored candidates of `story` (events as merged so far) and the pass's own."""
+        out: dict[str, EventCandidate] = {}
+        for c in self.memory.event_candidates(story, since):
+            out[c.id] = c
+        for c in self._candidates.get(story.id, []):
+            if c.id in out or c.id in self.memory or c.first_seen < since:
+                continue
+            root = self.memory.event_root(c.event_id)
+            bounds = self.memory.event_bounds(root)
+            start, end = bounds if bounds else (c.first_seen, c.first_seen)
+            out[c.id] = _with_event(c, root, start, end)
+        return list(out.values())
+
+    def event_of(self, story_id: str) -> str | None:
+        """The current event of a story of this pass or a stored one it has seen."""
+        if story_id in self.memory:
+            return self.memory.event_of(story_id)
+        stored = self._stored_event.get(story_id)
+        return None if stored is None else self.memory.event_root(stored)
+
+    def event_bounds(self, event_id: str) -> tuple[datetime, datetime] | None:
+        return self.memory.event_bounds(event_id)
+
+    def merge_events(self, target: str, others: list[str]) -> None:
+        self.memory.merge_events(target, others)
+
+    def add(self, story: Story, event_start: datetime | None = None) -> None:
+        self.memory.add(story, event_start)
+
+    # ---- results -----------------------------------------------------------------------------
+
+    def final_event(self, event_id: str) -> str:
+        """An event id as it stands after every merge of the pass."""
+        return self.memory.event_root(event_id)
+
+    def relabels(self) -> dict[str, str]:
+        """Stored events merged into another by this pass: old id -> new id."""
+        out = {}
+        for eid in self._stored_events:
+            root = self.memory.event_root(eid)
+            if root != eid:
+                out[eid] = root
+        return out
+
+
+def _with_event(c: EventCandidate, event_id: str, start: datetime, end: datetime) -> EventCandidate:
+    return EventCandidate(
+        id=c.id,
+        event_id=event_id,
+        event_start=start,
+        outlet=c.outlet,
+        lang=c.lang,
+        title=c.title,
+        summary=c.summary,
+        title_key=c.title_key,
+        people=c.people,
+        orgs=c.orgs,
+        places=c.places,
+        published=c.published,
+        first_seen=c.first_seen,
+        event_end=end,
+        terms=c.terms,
+    )
