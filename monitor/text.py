@@ -163,7 +163,7 @@ def match_form(s: str) -> tuple[str, Sequence[int]]:
     # Hebrew acronym quotes: dropped after the fold because they depend on both neighbours.
     if "'" not in text and '"' not in text:
         return text, offsets
-    drop = {q.start() for q in _HEBREW_INNER_QUOTE.finditer(text)}
+    drop = {k for q in _HEBREW_INNER_QUOTE.finditer(text) for k in range(q.start(), q.end())}
     if drop:
         text = "".join(c for k, c in enumerate(text) if k not in drop)
         offsets = [o for k, o in enumerate(offsets) if k not in drop]
@@ -172,7 +172,9 @@ def match_form(s: str) -> tuple[str, Sequence[int]]:
 
 # Marks, in `_ONE_TO_ONE`'s output, a character whose fold is not exactly one character.
 _SEVERAL = "\uffff"
-_HEBREW_INNER_QUOTE = re.compile("[\"'](?<=[\u05d0-\u05ea][\"'])(?=[\u05d0-\u05ea])")
+# Quote marks inside a Hebrew word, a whole run of them as `fold` drops (a doubled geresh is
+# still an acronym mark).
+_HEBREW_INNER_QUOTE = _HEBREW_QUOTE
 # Spaces that do not survive: a leading or trailing run, and all but the first of a run.
 _EXTRA_SPACES = re.compile("^ +| +$|(?<= ) +")
 

@@ -16,6 +16,14 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from hypothesis import settings as hypothesis_settings
+
+# Property tests draw the same examples on every run (derandomize) and have no per-example
+# deadline: a result must not depend on the run or on how loaded the machine is. New
+# counterexamples are looked for by hand: `pytest --hypothesis-profile=explore tests/unit`.
+hypothesis_settings.register_profile("newsmon", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("explore", deadline=None, max_examples=1000)
+hypothesis_settings.load_profile("newsmon")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # localdev/ is a dev-only package at the repository root that is not installed with newsmon;

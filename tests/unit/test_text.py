@@ -252,3 +252,9 @@ def test_search_fold_splits_possessives_and_turkish_suffixes_only_inside_words()
     assert search_fold("Erdoğan'ın sözleri, İsrail'e") == "erdogan in sozleri, israil e"
     assert search_fold("'quoted' words") == "'quoted' words"
     assert search_fold("1990's") == "1990's"
+
+
+def test_a_run_of_quote_marks_inside_a_hebrew_word_is_dropped_as_fold_drops_it() -> None:
+    # Found by hypothesis: a doubled geresh between two letters.
+    for s in ("א׳׳א", "צה''ל", "א'\"א"):
+        assert match_form(s)[0] == fold(s), s
