@@ -252,3 +252,19 @@ def test_search_fold_splits_possessives_and_turkish_suffixes_only_inside_words()
     assert search_fold("Erdoğan'ın sözleri, İsrail'e") == "erdogan in sozleri, israil e"
     assert search_fold("'quoted' words") == "'quoted' words"
     assert search_fold("1990's") == "1990's"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_ascii_shortcut_folds_as_the_general_path(s: str) -> None:
+    # fold() skips the Unicode normalisations for ASCII text; it must give the same answer.
+    from monitor.text import fold_unicode
+
+    assert fold(s) == fold_unicode(s)
+
+
+def test_ascii_shortcut_on_feed_like_text() -> None:
+    from monitor.text import fold_unicode
+
+    for s in ["Harbour Council `votes` on TARIFF", "Tab\tand\x00nul", "İstanbul ferry", ""]:
+        assert fold(s) == fold_unicode(s)
