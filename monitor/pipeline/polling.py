@@ -328,7 +328,7 @@ def poll(
     new = list(fresh.values())
     tag_stories(new, tagger_for(settings))
     # Stored pending: the grouping step decides clusters and events, one process at a time.
-    indexed = store.stories.index(new, now=now)
+    indexed = store.stories.index(new, now=now, existing=existing)
     for e in indexed.errors:
         log.error("story not indexed: %s", e)
     created = set(indexed.created)
