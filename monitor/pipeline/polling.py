@@ -319,6 +319,8 @@ def poll(
     b = _Batch(settings, states)
     for f, req, res in zip(feeds, requests, results, strict=True):
         b.record(f, req, res, now)
+        # Parsed: the body is not needed again, and a thousand feeds' bodies add up.
+        res.body = None
 
     existing = store.stories.locate([s.id for s in b.stories])
     fresh: dict[str, Story] = {}
