@@ -224,6 +224,15 @@ def _med(xs: Sequence[float]) -> float:
 # ---- subprocess measurements ------------------------------------------------------------------
 
 
+def _peak_rss_kb() -> int:
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of the big
+    # benchmark process would report the parent's size.
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _child(mode: str, urls_file: str | None) -> None:
     """Run in a fresh process: one measurement, its figures as JSON on stdout."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -279,7 +288,7 @@ def _child(mode: str, urls_file: str | None) -> None:
         "wall_s": round(time.perf_counter() - t0, 3),
         "cpu_s": round(time.process_time() - c0, 3),
         "process_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(_peak_rss_kb() / 1024, 1),
     }
     print(json.dumps(figures))
 
