@@ -406,6 +406,7 @@ def bench_process(feed_dir: Path, sizes: Sizes, now: datetime) -> dict[str, Any]
     from monitor.parse import parse_feed
     from monitor.pipeline.polling import tag_stories
     from monitor.tagging import Tagger, load_taxonomy
+    from monitor.urls import clear_canonical_cache
 
     bodies = _bodies(feed_dir, sizes.process_feeds)
     tagger = Tagger(load_taxonomy(ROOT / "config" / "topics.yaml"))
@@ -414,6 +415,7 @@ def bench_process(feed_dir: Path, sizes: Sizes, now: datetime) -> dict[str, Any]
     for r in range(max(3, sizes.rounds)):
         clear_dedupe()
         clear_event_caches()
+        clear_canonical_cache()  # a poll's links are new ones: no round may find them known
 
         def fp() -> None:
             c = time.process_time()
