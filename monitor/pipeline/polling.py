@@ -30,9 +30,18 @@ from monitor.pipeline.schedule import (
     server_delay,
     ttl_minutes,
 )
+from monitor.store import Store
 from monitor.tagging import Tagger
 
-__all__ = ["DUE_SLACK", "due_feeds", "feed_batches", "poll", "schedule_policy", "tag_stories"]
+__all__ = [
+    "DUE_SLACK",
+    "STEP_FEEDS",
+    "due_feeds",
+    "feed_batches",
+    "poll",
+    "schedule_policy",
+    "tag_stories",
+]
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +305,41 @@ class _Batch:
         self.rows[f.id] = row
 
 
+# Feeds parsed, tagged and indexed per step of a poll: the stories of a whole 1,000-feed batch
+# (about 12 KB each in memory, most of it LSH band strings) are never all held at once.
+STEP_FEEDS = 200
+
+
+@dataclass
+class _Step:
+    created: set[str]
+    unstored_feeds: set[str]
+    errors: list[str]
+
+
+def _index_new(store: Store, b: _Batch, tagger: Tagger, now: datetime) -> _Step:
+    """Tag and index the stories of `b` not stored yet; count each feed's new ones."""
+    existing = store.stories.locate([s.id for s in b.stories])
+    fresh: dict[str, Story] = {}
+    for s in sorted(b.stories, key=_arrival_key):
+        if s.id not in existing:
+            fresh.setdefault(s.id, s)  # the same item in two feeds of one outlet
+    new = list(fresh.values())
+    tag_stories(new, tagger)
+    indexed = store.stories.index(new, now=now, existing=existing)
+    for e in indexed.errors:
+        log.error("story not indexed: %s", e)
+    created = set(indexed.created)
+    stored = created | set(indexed.skipped)
+    unstored_feeds = set()
+    for s in new:
+        if s.id in created:
+            b.rows[s.feed_id]["new"] += 1
+        elif s.id not in stored:
+            unstored_feeds.add(s.feed_id)
+    return _Step(created, unstored_feeds, indexed.errors)
+
+
 def poll(
     settings: Settings, batch: Sequence[str] | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -317,31 +361,25 @@ def poll(
         allow_private=settings.allow_private_feeds,
     )
     b = _Batch(settings, states)
-    for f, req, res in zip(feeds, requests, results, strict=True):
-        b.record(f, req, res, now)
-        # Parsed: the body is not needed again, and a thousand feeds' bodies add up.
-        res.body = None
-
-    existing = store.stories.locate([s.id for s in b.stories])
-    fresh: dict[str, Story] = {}
-    for s in sorted(b.stories, key=_arrival_key):
-        if s.id not in existing:
-            fresh.setdefault(s.id, s)  # the same item in two feeds of one outlet
-    new = list(fresh.values())
-    tag_stories(new, tagger_for(settings))
+    tagger = tagger_for(settings)
+    created: set[str] = set()
+    unstored_feeds: set[str] = set()
+    index_errors: list[str] = []
+    seen = 0
+    fetched = list(zip(feeds, requests, results, strict=True))
+    for i in range(0, len(fetched), STEP_FEEDS):
+        for f, req, res in fetched[i : i + STEP_FEEDS]:
+            b.record(f, req, res, now)
+            # Parsed: the body is not needed again, and a thousand feeds' bodies add up.
+            res.body = None
+        seen += len(b.stories)
+        step = _index_new(store, b, tagger, now)
+        created |= step.created
+        unstored_feeds |= step.unstored_feeds
+        index_errors += step.errors
+        b.stories = []  # indexed (or reported): the next step's stories take their place
     # Stored pending: the grouping step decides clusters and events, one process at a time.
-    indexed = store.stories.index(new, now=now, existing=existing)
-    for e in indexed.errors:
-        log.error("story not indexed: %s", e)
-    created = set(indexed.created)
     grouping = group_pending(store, settings.dedupe_window_days, now)
-    stored = created | set(indexed.skipped)
-    unstored_feeds = set()
-    for s in new:
-        if s.id in created:
-            b.rows[s.feed_id]["new"] += 1
-        elif s.id not in stored:
-            unstored_feeds.add(s.feed_id)
     for fid, outcome in b.outcomes.items():
         outcome.new = b.rows[fid]["new"]
         # A feed whose stories failed to index keeps its old validators: the next poll then
@@ -355,10 +393,10 @@ def poll(
         "feeds": list(b.rows.values()),
         "feeds_polled": len(feeds),
         "feeds_failed": sum(1 for r in b.rows.values() if r["status"] == "error"),
-        "stories_seen": len(b.stories),
+        "stories_seen": seen,
         "stories_new": len(created),
         "duplicates_clustered": grouping["clustered"],
-        "index_errors": indexed.errors,
+        "index_errors": index_errors,
         "grouping": {k: v for k, v in grouping.items() if k != "clustered"},
         "operator_told": told,
     }
