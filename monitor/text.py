@@ -173,7 +173,7 @@ def match_form(s: str) -> tuple[str, Sequence[int]]:
     # Hebrew acronym quotes: dropped after the fold because they depend on both neighbours.
     if "'" not in text and '"' not in text:
         return text, offsets
-    drop = {q.start() for q in _HEBREW_INNER_QUOTE.finditer(text)}
+    drop = {k for q in _HEBREW_INNER_QUOTE.finditer(text) for k in range(q.start(), q.end())}
     if drop:
         text = "".join(c for k, c in enumerate(text) if k not in drop)
         offsets = [o for k, o in enumerate(offsets) if k not in drop]
@@ -182,7 +182,8 @@ def match_form(s: str) -> tuple[str, Sequence[int]]:
 
 # Marks, in `_ONE_TO_ONE`'s output, a character whose fold is not exactly one character.
 _SEVERAL = "\uffff"
-_HEBREW_INNER_QUOTE = re.compile("[\"'](?<=[\u05d0-\u05ea][\"'])(?=[\u05d0-\u05ea])")
+# A run of quotes, as `fold` drops it: "א׳’א" folds to two quotes between the letters.
+_HEBREW_INNER_QUOTE = re.compile("(?<=[\u05d0-\u05ea])[\"']+(?=[\u05d0-\u05ea])")
 # Spaces that do not survive: a leading or trailing run, and all but the first of a run.
 _EXTRA_SPACES = re.compile("^ +| +$|(?<= ) +")
 
