@@ -316,6 +316,10 @@ def _filler(size: int) -> Iterator[bytes]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog of 5 drops connections when a poller opens dozens
+    # at once, and the client's SYN retry (1 s, then 3 s) would then be measured as the feed's
+    # latency; a real CDN accepts them.
+    request_queue_size = 256
 
     def __init__(
         self, address: tuple[str, int], directory: Path, *, verbose: bool, latency: float = 0.0

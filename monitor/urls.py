@@ -140,8 +140,31 @@ def _one_pass(url: str) -> str:
     return urlunsplit((scheme, netloc, path, new_query, ""))
 
 
+# Canonical forms already worked out, each also stored under itself: a story's link is
+# canonicalised when it is parsed and again when its id is hashed (idempotence makes the second
+# a look-up). Cleared when full, so a long-running worker's memory stays bounded.
+_CANONICAL: dict[str, str] = {}
+_CANONICAL_MAX = 50_000
+
+
 def canonical_url(url: str) -> str:
     """Canonical form of a story link: equal for copies of one article's URL. Idempotent."""
+    known = _CANONICAL.get(url)
+    if known is not None:
+        return known
+    result = _canonical_url(url)
+    if len(_CANONICAL) >= _CANONICAL_MAX:
+        _CANONICAL.clear()
+    _CANONICAL[url] = _CANONICAL[result] = result
+    return result
+
+
+def clear_canonical_cache() -> None:
+    """Forget the canonical forms worked out so far (benchmarks measure cold parses)."""
+    _CANONICAL.clear()
+
+
+def _canonical_url(url: str) -> str:
     current = url.strip()
     if not current:
         return ""

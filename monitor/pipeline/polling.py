@@ -32,9 +32,18 @@ from monitor.pipeline.schedule import (
     ttl_minutes,
 )
 from monitor.pipeline.updates import apply_updates
+from monitor.store import Store
 from monitor.tagging import Tagger
 
-__all__ = ["DUE_SLACK", "due_feeds", "feed_batches", "poll", "schedule_policy", "tag_stories"]
+__all__ = [
+    "DUE_SLACK",
+    "STEP_FEEDS",
+    "due_feeds",
+    "feed_batches",
+    "poll",
+    "schedule_policy",
+    "tag_stories",
+]
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +307,57 @@ class _Batch:
         self.rows[f.id] = row
 
 
+# Feeds parsed, tagged and indexed per step of a poll: the stories of a whole 1,000-feed batch
+# (about 12 KB each in memory, most of it LSH band strings) are never all held at once.
+STEP_FEEDS = 200
+
+
+@dataclass
+class _Step:
+    created: set[str]
+    unstored_feeds: set[str]
+    errors: list[str]
+    fulltext: dict[str, Any]
+    updates: dict[str, Any]
+
+
+def _add_counts(total: dict[str, Any], step: dict[str, Any]) -> None:
+    """Add one step's report into the poll's: numbers summed, lists joined."""
+    for k, v in step.items():
+        total[k] = total[k] + v if k in total else v
+
+
+def _index_new(store: Store, settings: Settings, b: _Batch, tagger: Tagger, now: datetime) -> _Step:
+    """Tag and index the stories of `b` not stored yet (their full text first, for full-text
+    feeds), count each feed's new ones, and version the known ones whose text changed."""
+    existing = store.stories.locate([s.id for s in b.stories])
+    fresh: dict[str, Story] = {}
+    for s in sorted(b.stories, key=_arrival_key):
+        if s.id not in existing:
+            fresh.setdefault(s.id, s)  # the same item in two feeds of one outlet
+    new = list(fresh.values())
+    fulltext = fill_content(new, settings)
+    for s in new:
+        if s.content_warning:
+            b.rows[s.feed_id]["warnings"] += 1
+    tag_stories(new, tagger)
+    updates = apply_updates(
+        store, settings, [s for s in b.stories if s.id in existing], tagger, now
+    )
+    indexed = store.stories.index(new, now=now, existing=existing)
+    for e in indexed.errors:
+        log.error("story not indexed: %s", e)
+    created = set(indexed.created)
+    stored = created | set(indexed.skipped)
+    unstored_feeds = set()
+    for s in new:
+        if s.id in created:
+            b.rows[s.feed_id]["new"] += 1
+        elif s.id not in stored:
+            unstored_feeds.add(s.feed_id)
+    return _Step(created, unstored_feeds, indexed.errors, fulltext, updates)
+
+
 def poll(
     settings: Settings, batch: Sequence[str] | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -319,37 +379,29 @@ def poll(
         allow_private=settings.allow_private_feeds,
     )
     b = _Batch(settings, states)
-    for f, req, res in zip(feeds, requests, results, strict=True):
-        b.record(f, req, res, now)
-
-    existing = store.stories.locate([s.id for s in b.stories])
-    fresh: dict[str, Story] = {}
-    for s in sorted(b.stories, key=_arrival_key):
-        if s.id not in existing:
-            fresh.setdefault(s.id, s)  # the same item in two feeds of one outlet
-    new = list(fresh.values())
-    fulltext = fill_content(new, settings)
-    for s in new:
-        if s.content_warning:
-            b.rows[s.feed_id]["warnings"] += 1
     tagger = tagger_for(settings)
-    tag_stories(new, tagger)
-    updates = apply_updates(
-        store, settings, [s for s in b.stories if s.id in existing], tagger, now
-    )
+    created: set[str] = set()
+    unstored_feeds: set[str] = set()
+    index_errors: list[str] = []
+    fulltext: dict[str, Any] = {"requested": 0, "extracted": 0, "warnings": []}
+    updates: dict[str, Any] = {"updated": 0, "new_match": 0, "conflicts": 0}
+    seen = 0
+    fetched = list(zip(feeds, requests, results, strict=True))
+    for i in range(0, len(fetched), STEP_FEEDS):
+        for f, req, res in fetched[i : i + STEP_FEEDS]:
+            b.record(f, req, res, now)
+            # Parsed: the body is not needed again, and a thousand feeds' bodies add up.
+            res.body = None
+        seen += len(b.stories)
+        step = _index_new(store, settings, b, tagger, now)
+        _add_counts(fulltext, step.fulltext)
+        _add_counts(updates, step.updates)
+        created |= step.created
+        unstored_feeds |= step.unstored_feeds
+        index_errors += step.errors
+        b.stories = []  # indexed (or reported): the next step's stories take their place
     # Stored pending: the grouping step decides clusters and events, one process at a time.
-    indexed = store.stories.index(new, now=now)
-    for e in indexed.errors:
-        log.error("story not indexed: %s", e)
-    created = set(indexed.created)
     grouping = group_pending(store, settings.dedupe_window_days, now)
-    stored = created | set(indexed.skipped)
-    unstored_feeds = set()
-    for s in new:
-        if s.id in created:
-            b.rows[s.feed_id]["new"] += 1
-        elif s.id not in stored:
-            unstored_feeds.add(s.feed_id)
     for fid, outcome in b.outcomes.items():
         outcome.new = b.rows[fid]["new"]
         # A feed whose stories failed to index keeps its old validators: the next poll then
@@ -363,7 +415,7 @@ def poll(
         "feeds": list(b.rows.values()),
         "feeds_polled": len(feeds),
         "feeds_failed": sum(1 for r in b.rows.values() if r["status"] == "error"),
-        "stories_seen": len(b.stories),
+        "stories_seen": seen,
         "stories_new": len(created),
         "duplicates_clustered": grouping["clustered"],
         "stories_updated": updates["updated"],
@@ -371,7 +423,7 @@ def poll(
         # Counts in one cell; the warnings one line each (the table prints a list that way).
         "fulltext": {k: v for k, v in fulltext.items() if k != "warnings"},
         "fulltext_warnings": fulltext["warnings"],
-        "index_errors": indexed.errors,
+        "index_errors": index_errors,
         "grouping": {k: v for k, v in grouping.items() if k != "clustered"},
         "operator_told": told,
     }

@@ -8,7 +8,7 @@ counters are recomputed from the data (an aggregation) instead of incremented by
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,9 @@ def _bulk_reason(item: dict[str, Any], op: str) -> str:
 
 
 _MAX_REASON = 300
+# One bulk request: up to this many documents or bytes, whichever comes first.
+_BULK_DOCS = 5000
+_BULK_BYTES = 8 * 1024 * 1024
 
 
 class StoryIndex:
@@ -97,33 +100,52 @@ class StoryIndex:
         return found
 
     @translated
-    def index(self, stories: Sequence[Story], *, now: datetime) -> IndexReport:
+    def index(
+        self,
+        stories: Sequence[Story],
+        *,
+        now: datetime,
+        existing: Mapping[str, str] | None = None,
+    ) -> IndexReport:
         """Create the stories that are not stored yet; a stored story is left as it was.
 
         `now` is recorded as each story's ``indexed_at``: the instant alert windows select on.
-        Each story goes to the monthly index of its ``fetched_at``.
+        Each story goes to the monthly index of its ``fetched_at``. `existing` is `locate`'s
+        answer for these stories when the caller has just asked (saves a refresh and a search);
+        a story stored meanwhile still comes back as skipped (a create conflict).
         """
         report = IndexReport()
         if not stories:
             return report
-        existing = self.locate([s.id for s in stories])
-        actions = []
-        seen: set[str] = set()
-        for s in stories:
-            if s.id in existing or s.id in seen:
-                report.skipped.append(s.id)
-                continue
-            seen.add(s.id)
-            actions.append(
-                {
+        if existing is None:
+            existing = self.locate([s.id for s in stories])
+
+        def actions() -> Iterator[dict[str, Any]]:
+            # Built one by one as the bulk helper sends them: one document in memory per
+            # story at a time, never a second copy of the whole batch.
+            seen: set[str] = set()
+            for s in stories:
+                if s.id in existing or s.id in seen:
+                    report.skipped.append(s.id)
+                    continue
+                seen.add(s.id)
+                yield {
                     "_op_type": "create",
                     "_index": self.names.stories_for(s.fetched_at),
                     "_id": s.id,
                     "_source": story_to_doc(s, now),
                 }
-            )
+
         for ok, item in helpers.streaming_bulk(
-            self.es, actions, raise_on_error=False, raise_on_exception=False, max_retries=2
+            self.es,
+            actions(),
+            # Requests sized by bytes rather than the helper's 500 documents: fewer round trips
+            # for short stories, and long ones still stay far below http.max_content_length.
+            chunk_size=_BULK_DOCS,
+            max_chunk_bytes=_BULK_BYTES,
+            raise_on_error=False,
+            raise_on_exception=False,
+            max_retries=2,
         ):
             info = item.get("create", {})
             if ok:

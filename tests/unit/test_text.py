@@ -258,3 +258,19 @@ def test_a_run_of_quote_marks_inside_a_hebrew_word_is_dropped_as_fold_drops_it()
     # Found by hypothesis: a doubled geresh between two letters.
     for s in ("א׳׳א", "צה''ל", "א'\"א"):
         assert match_form(s)[0] == fold(s), s
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_ascii_shortcut_folds_as_the_general_path(s: str) -> None:
+    # fold() skips the Unicode normalisations for ASCII text; it must give the same answer.
+    from monitor.text import fold_unicode
+
+    assert fold(s) == fold_unicode(s)
+
+
+def test_ascii_shortcut_on_feed_like_text() -> None:
+    from monitor.text import fold_unicode
+
+    for s in ["Harbour Council `votes` on TARIFF", "Tab\tand\x00nul", "İstanbul ferry", ""]:
+        assert fold(s) == fold_unicode(s)

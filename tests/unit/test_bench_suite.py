@@ -1,0 +1,61 @@
+"""benchmarks/run's pure pieces: the feed generator, the config it writes, the JSON verdicts."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from suite import QUICK, TARGETS, generate_feeds, judge, write_config  # noqa: E402
+
+from monitor.config import load_settings  # noqa: E402
+
+NOW = datetime(2026, 12, 31, 23, 47, tzinfo=UTC)
+
+
+def test_generated_feeds_parse_with_the_asked_sizes(tmp_path: Path) -> None:
+    names = generate_feeds(tmp_path, 5, 7, NOW)
+    assert names == [f"feed-{i:04d}.xml" for i in range(5)]
+    titles = []
+    for name in names:
+        parsed = feedparser.parse((tmp_path / name).read_bytes())
+        assert not parsed.bozo
+        assert len(parsed.entries) == 7
+        titles += [e.title for e in parsed.entries]
+    assert len(set(titles)) > 30  # synthetic text, not one line repeated
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    generate_feeds(tmp_path / "a", 3, 4, NOW)
+    generate_feeds(tmp_path / "b", 3, 4, NOW)
+    for name in ("feed-0000.xml", "feed-0002.xml"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_config_dir_loads(tmp_path: Path) -> None:
+    urls = [f"http://127.0.0.1:9/feed-{i}.xml" for i in range(3)]
+    cfg = write_config(tmp_path / "cfg", urls)
+    settings = load_settings(cfg, env={"NEWSMON_ALLOW_PRIVATE_FEEDS": "1"})
+    assert [f.url for f in settings.feeds] == urls
+    assert yaml.safe_load((cfg / "feeds.yaml").read_text())["feeds"][0]["id"] == "bench-0000"
+
+
+def test_json_lists_every_target_with_its_verdict() -> None:
+    figures = {"poll_1000_feeds_s": 25.0, "emails_100_s": 4.0, "ingest_vs_raw_bulk": 0.9}
+    out = judge(figures)
+    assert set(out["targets"]) == set(TARGETS)
+    assert out["targets"]["poll_1000_feeds_s"]["holds"] is False
+    assert out["targets"]["emails_100_s"]["holds"] is True
+    assert out["targets"]["ingest_vs_raw_bulk"]["holds"] is True
+    assert out["targets"]["peak_rss_mb"]["holds"] is None  # not measured: said, not guessed
+    assert out["emails_100_s"] == 4.0
+
+
+def test_quick_mode_is_small() -> None:
+    assert QUICK.feeds * QUICK.entries <= 2000
