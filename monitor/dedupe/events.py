@@ -311,6 +311,10 @@ def _matches(
             continue
         if _specific(mine, other, weights, same_lang) < MIN_SPECIFIC:
             continue
+        if not mine.evidence & other.evidence:
+            # Common words alone never make one event: two reports of one happening name
+            # at least one of its people, organisations, places, numbers or dates.
+            continue
         if same_lang and headline_cover(mine, other, weights) < HEADLINE_COVER:
             continue
         why = _conflict(mine, other)
