@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
 
 from monitor.config import SmtpSettings
-from monitor.mail.headers import POLICY, from_header
+from monitor.mail.render import operator_mail
 from monitor.models import FeedState
 
 __all__ = ["render_feed_notice"]
@@ -26,23 +25,22 @@ def render_feed_notice(
     smtp: SmtpSettings,
 ) -> EmailMessage:
     """`kind` "dead" (failed too often in a row), "gone" (410) or "revived"."""
-    msg = EmailMessage(policy=POLICY)
     polled = st.effective_url or st.url
     if kind == "revived":
-        msg["Subject"] = f"[newsmon] feed {st.feed_id} is back"
+        subject = f"[newsmon] feed {st.feed_id} is back"
         body = (
             f"The feed {st.feed_id} ({polled}) answered again at {_when(now)}, after failing\n"
             f"since {_when(st.revived_from)}. It is polled on its normal schedule again.\n"
         )
     elif kind == "gone":
-        msg["Subject"] = f"[newsmon] feed {st.feed_id} is gone (HTTP 410)"
+        subject = f"[newsmon] feed {st.feed_id} is gone (HTTP 410)"
         body = (
             f"The server of the feed {st.feed_id} ({polled}) answered 410 Gone at {_when(now)}.\n"
             "newsmon no longer polls it. Give the feed a new url in feeds.yaml (its state\n"
             'starts over), or remove it; see the README, "Feed scheduling and health".\n'
         )
     else:
-        msg["Subject"] = f"[newsmon] feed {st.feed_id} is dead"
+        subject = f"[newsmon] feed {st.feed_id} is dead"
         body = (
             f"The feed {st.feed_id} ({polled}) failed {st.consecutive_failures} polls in a row,\n"
             f"since {_when(st.failing_since)}. Last error ({st.error_class}):\n\n"
@@ -51,10 +49,4 @@ def render_feed_notice(
             "resumes by itself when it answers; you get one more message then.\n"
             "`newsmon feeds` shows every feed's state.\n"
         )
-    msg["From"] = from_header(smtp.mail_from)
-    msg["To"] = operator
-    msg["Date"] = format_datetime(now.astimezone(UTC), usegmt=True)
-    domain = parseaddr(smtp.mail_from)[1].rpartition("@")[2] or "newsmon.local"
-    msg["Message-ID"] = f"<{notice_id}@{domain}>"
-    msg.set_content(body)
-    return msg
+    return operator_mail(subject, body, notice_id, now, operator, smtp)

@@ -26,7 +26,7 @@ from monitor.config import SmtpSettings
 from monitor.mail.headers import POLICY, from_header, list_id, list_unsubscribe
 from monitor.models import HIGHLIGHT_END, HIGHLIGHT_START, Delivery
 
-__all__ = ["render", "render_notice", "render_test", "subject_for"]
+__all__ = ["operator_mail", "render", "render_notice", "render_test", "subject_for"]
 
 _env = Environment(
     loader=PackageLoader("monitor", "templates"),
@@ -187,6 +187,22 @@ def render_notice(
     return msg
 
 
+def operator_mail(
+    subject: str, body: str, key: str, now: datetime, operator: str, smtp: SmtpSettings
+) -> EmailMessage:
+    """A plain-text message to the operator; `key` (its ledger id) names its Message-ID, so a
+    resend after an ambiguous SMTP answer is recognisably the same message."""
+    msg = EmailMessage(policy=POLICY)
+    msg["Subject"] = subject
+    msg["From"] = from_header(smtp.mail_from)
+    msg["To"] = operator
+    msg["Date"] = format_datetime(now.astimezone(UTC), usegmt=True)
+    domain = parseaddr(smtp.mail_from)[1].rpartition("@")[2] or "newsmon.local"
+    msg["Message-ID"] = f"<{key}@{domain}>"
+    msg.set_content(body)
+    return msg
+
+
 def render_watchdog(
     kind: str,
     marker: str,
@@ -197,10 +213,9 @@ def render_watchdog(
     smtp: SmtpSettings,
 ) -> EmailMessage:
     """The dead man's switch: `kind` "stale" (nothing indexed for `stale_hours`) or "resumed"."""
-    msg = EmailMessage(policy=POLICY)
     when = f"{last_indexed.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     if kind == "stale":
-        msg["Subject"] = f"[newsmon] no story indexed since {when}"
+        subject = f"[newsmon] no story indexed since {when}"
         body = (
             f"newsmon has indexed no story for {stale_hours} hours or more: the last one was\n"
             f"indexed at {when}.\n\n"
@@ -209,15 +224,9 @@ def render_watchdog(
             "stories are indexed again.\n"
         )
     else:
-        msg["Subject"] = f"[newsmon] indexing resumed ({when})"
+        subject = f"[newsmon] indexing resumed ({when})"
         body = f"newsmon is indexing stories again: the newest was indexed at {when}.\n"
-    msg["From"] = from_header(smtp.mail_from)
-    msg["To"] = operator
-    msg["Date"] = format_datetime(now.astimezone(UTC), usegmt=True)
-    domain = parseaddr(smtp.mail_from)[1].rpartition("@")[2] or "newsmon.local"
-    msg["Message-ID"] = f"<{marker}@{domain}>"
-    msg.set_content(body)
-    return msg
+    return operator_mail(subject, body, marker, now, operator, smtp)
 
 
 def render_test(address: str, smtp: SmtpSettings, now: datetime) -> EmailMessage:
