@@ -341,7 +341,9 @@ def send_alerts(settings: Settings, now: datetime | None = None) -> dict[str, An
     store.refresh()
     cursor = store.feeds.get_cursor("instant")
     start = rules.window_start(cursor, now, overlap=ALERT_OVERLAP, first_run=ALERT_FIRST_RUN)
-    results = store.stories.search_window([r.query for _, r in pairs], start, now)
+    results = store.stories.search_window(
+        [r.query for _, r in pairs], start, now, rule_names=[r.name for _, r in pairs]
+    )
     ok_pairs, ok_results, rule_errors = _split_rule_errors(pairs, results)
     for e in rule_errors:
         log.warning("alert rule skipped: %s", e)
@@ -413,7 +415,9 @@ def send_digests(settings: Settings, now: datetime | None = None) -> dict[str, A
     store.refresh()
     mails, rule_errors = [], []
     for mail, start, end in due:
-        res = store.stories.search_window([mail.rule.query], start, end)[0]
+        res = store.stories.search_window(
+            [mail.rule.query], start, end, rule_names=[mail.rule.name]
+        )[0]
         if isinstance(res, str):
             rule_errors.append(f"{mail.subscriber.email} / {mail.rule.name}: invalid query: {res}")
             continue

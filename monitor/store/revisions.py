@@ -40,6 +40,9 @@ class StoredStory:
     grouped: bool = True
     # When the stored text was first seen: its last update, else when the story was fetched.
     seen_at: datetime | None = None
+    # When the story first became alertable (an update that newly matches a rule moves
+    # `grouped_at` on; digests need the first instant to list the story once per rule).
+    first_grouped_at: datetime | None = None
 
 
 def revision_fields(
@@ -116,6 +119,8 @@ class StoryRevisions:
                 history=list(src.get("history") or []),
                 grouped=src.get("grouped") is not False,
                 seen_at=parse_dt(src.get("updated_at")) or story.fetched_at,
+                first_grouped_at=parse_dt(src.get("first_grouped_at"))
+                or parse_dt(src.get("grouped_at")),
             )
         return out
 
@@ -164,9 +169,9 @@ class StoryRevisions:
     @translated
     def mark_new_match(self, stored: StoredStory, rules: Sequence[str], now: datetime) -> None:
         """Put an updated story back into the alert window: its new text matches these rules
-        for the first time. `grouped_at` is what alert windows select on."""
-        self.es.update(
-            index=stored.index,
-            id=stored.story.id,
-            doc={"grouped_at": iso(now), "new_match": sorted(set(rules))},
-        )
+        for the first time. `grouped_at` is what alert windows select on; the first one is
+        kept as `first_grouped_at` so the rules that matched before are not sent it again."""
+        doc: dict[str, Any] = {"grouped_at": iso(now), "new_match": sorted(set(rules))}
+        if stored.first_grouped_at is not None:
+            doc["first_grouped_at"] = iso(stored.first_grouped_at)
+        self.es.update(index=stored.index, id=stored.story.id, doc=doc)

@@ -258,7 +258,13 @@ class StoryIndex:
 
     @translated
     def search_window(
-        self, queries: Sequence[str], start: datetime, end: datetime, *, page: int = 500
+        self,
+        queries: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        page: int = 500,
+        rule_names: Sequence[str] | None = None,
     ) -> list[list[Story] | str]:
         """Run Lucene query strings over stories grouped in (start, end]: every hit, in pages.
 
@@ -269,18 +275,26 @@ class StoryIndex:
         in one `_msearch`; a query whose page came back full goes on with `search_after` on
         the sort key, so nothing past a page is silently dropped (the alert cursor moves past
         the whole window afterwards).
+
+        With `rule_names` (one per query), a story that an update put back into the window
+        (`new_match`) counts only for the rules it newly matches, unless it was first grouped
+        inside this window too: a rule that matched its old text had it in an earlier window.
         """
         if not queries:
             return []
         window = {"range": {"grouped_at": {"gt": iso(start), "lte": iso(end)}}}
         bodies: list[dict[str, Any]] = []
-        for q in queries:
+        names: Sequence[str | None] = rule_names or [None] * len(queries)
+        for q, name in zip(queries, names, strict=True):
             rule = _rule_query(q)
+            filters = [window, GROUPED]
+            if name is not None:
+                filters.append(_first_in_window(name, start, end))
             bodies.append(
                 {
                     "size": page,
                     "sort": [{"grouped_at": "asc"}, {"id": "asc"}],
-                    "query": {"bool": {"must": [rule], "filter": [window, GROUPED]}},
+                    "query": {"bool": {"must": [rule], "filter": filters}},
                     "highlight": _HIGHLIGHT,
                 }
             )
@@ -433,3 +447,18 @@ def _rule_error(err: Any) -> str:
         cause = (err.get("root_cause") or [{}])[0].get("reason") or err.get("reason")
         return str(cause or err)
     return str(err)
+
+
+def _first_in_window(rule_name: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The story is new to this rule in (start, end]: never re-entered the window through an
+    update, or re-entered for this rule, or first grouped inside the window anyway."""
+    return {
+        "bool": {
+            "should": [
+                {"bool": {"must_not": [{"exists": {"field": "new_match"}}]}},
+                {"term": {"new_match": rule_name}},
+                {"range": {"first_grouped_at": {"gt": iso(start), "lte": iso(end)}}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }

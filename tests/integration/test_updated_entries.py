@@ -21,7 +21,15 @@ from monitor import pipeline
 from monitor.config import Settings, load_settings
 from monitor.pipeline.updates import apply_updates
 from monitor.store.revisions import revision_fields
-from tests.factories import NOW, instant_rule, rss_feed, served_feeds, subscriber, write_config
+from tests.factories import (
+    NOW,
+    digest_rule,
+    instant_rule,
+    rss_feed,
+    served_feeds,
+    subscriber,
+    write_config,
+)
 
 RULE = "topics:turkey_israel"
 WATCH = [subscriber(instant_rule(RULE, name="Turkey and Israel"))]
@@ -54,6 +62,12 @@ BAKERS = {
     "title": "Bakers protest flour prices",
     "summary": "Small bakeries say the wholesale price of flour doubled since summer.",
     "pubDate": PUB,
+}
+
+# The ferry story rewritten so that the Turkish-Israeli topic now matches it.
+FERRY_TURKISH = FERRY | {
+    "summary": "Cargo sailings between Israeli and Turkish ports will resume next month, "
+    "the Turkish trade ministry in Ankara told Israel."
 }
 
 
@@ -104,10 +118,7 @@ def test_changed_item_is_versioned_and_alerted_only_on_a_first_match(
 
     # The outlet rewrites two headlines' stories; a third only changes case and spacing.
     envoy2 = ENVOY | {"title": "Turkish foreign minister summons Israeli envoy a second time"}
-    ferry2 = FERRY | {
-        "summary": "Cargo sailings between Israeli and Turkish ports will resume next month, "
-        "the Turkish trade ministry in Ankara told Israel."
-    }
+    ferry2 = FERRY_TURKISH
     bakers2 = BAKERS | {"title": "BAKERS  protest flour prices!"}
     _publish(served, [envoy2, ferry2, bakers2])
     later = NOW + timedelta(minutes=10)
@@ -210,3 +221,61 @@ def test_concurrent_polls_of_one_change_record_one_version(
     final = store.revisions.current([sid])[sid]
     assert final.story.title == changed.title
     assert [h["title"] for h in final.history] == [BAKERS["title"]]
+
+
+def test_digest_lists_an_updated_story_once_per_rule(
+    tmp_path: Path,
+    served: FeedServer,
+    smtp_server: MailCatcher,
+    newsmon_env: dict[str, str],
+) -> None:
+    # Two hourly digests: one on the ferry's subject (matches its old and its new text), one
+    # on the topic the ferry's new text brings in.
+    _publish(served, [FERRY])
+    ferry_digest = digest_rule("ferry", name="ferries")
+    topic_digest = digest_rule(RULE, name="Turkey and Israel digest")
+    cfg = write_config(
+        tmp_path / "cfg",
+        feeds=served_feeds(served, "harbour.xml"),
+        subscribers=[subscriber(ferry_digest, topic_digest)],
+    )
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    pipeline.poll(s, now=NOW)  # 23:47
+    midnight = NOW.replace(minute=0) + timedelta(hours=1)
+    assert pipeline.send_digests(s, now=midnight)["sent"] == 1  # ferries lists it
+    assert "ferries" in smtp_server.wait_for(1)[0]["Subject"]
+
+    # In the next hour an update makes the topic rule match the ferry for the first time.
+    _publish(served, [FERRY_TURKISH])
+    assert pipeline.poll(s, now=midnight + timedelta(minutes=10))["updates"]["new_match"] == 1
+
+    # The next slot lists it for the topic digest only: the ferries digest had it already.
+    report = pipeline.send_digests(s, now=midnight + timedelta(hours=1))
+    assert report["sent"] == 1, report
+    mails = smtp_server.wait_for(2)
+    assert len(mails) == 2
+    assert "Turkey and Israel digest" in mails[1]["Subject"]
+    assert "ferry timetable" in mails[1].get_body().get_content()  # type: ignore[union-attr]
+
+
+def test_a_story_updated_within_its_first_slot_is_still_listed_for_the_old_rule(
+    tmp_path: Path,
+    served: FeedServer,
+    smtp_server: MailCatcher,
+    newsmon_env: dict[str, str],
+) -> None:
+    _publish(served, [FERRY])
+    cfg = write_config(
+        tmp_path / "cfg",
+        feeds=served_feeds(served, "harbour.xml"),
+        subscribers=[subscriber(digest_rule("ferry", name="ferries"), instant_rule(RULE))],
+    )
+    s = load_settings(cfg, newsmon_env)
+    pipeline.init(s, NOW)
+    pipeline.poll(s, now=NOW - timedelta(minutes=30))  # 23:17
+    _publish(served, [FERRY_TURKISH])
+    assert pipeline.poll(s, now=NOW)["updates"]["new_match"] == 1  # 23:47, the same hour
+    midnight = NOW.replace(minute=0) + timedelta(hours=1)
+    assert pipeline.send_digests(s, now=midnight)["sent"] == 1
+    assert "ferries" in smtp_server.wait_for(1)[0]["Subject"]
