@@ -5,7 +5,6 @@ feed polled in the same run is unaffected every time."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,12 +14,19 @@ import pytest
 
 from localdev.feedserver import FeedServer
 from monitor import pipeline
-from monitor.config import Settings, load_settings
+from monitor.config import Settings
 from monitor.models import FeedState
-from tests.factories import NOW, FeedEntry, feed, served_feed, write_config
+from tests.factories import NOW, feed, served_feed
+from tests.integration.feed_polls import (
+    BASE,
+    assert_healthy,
+    feed_rows,
+    feed_states,
+    poll_at,
+    serve_outlets,
+    settings_for,
+)
 
-FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
-BASE = timedelta(minutes=10)
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
@@ -40,36 +46,12 @@ def _rss(*titles: str, ttl: int | None = None) -> str:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[FeedServer]:
-    root = tmp_path / "www"
-    root.mkdir()
-    for name in ("wire-a.xml", "outlet-b.xml", "outlet-c.xml"):
-        shutil.copy(FEEDS / name, root / name)
-    with FeedServer(root) as server:
+    with serve_outlets(tmp_path) as server:
         yield server
 
 
-def _settings(
-    tmp_path: Path, env: dict[str, str], feeds: list[FeedEntry], **extra: str
-) -> Settings:
-    cfg = write_config(tmp_path / "cfg", feeds=feeds, default_interval="10m")
-    s = load_settings(cfg, {**env, **extra})
-    pipeline.init(s, NOW)
-    return s
-
-
 def _poll(s: Settings, at: datetime) -> dict[str, dict[str, Any]]:
-    report = pipeline.poll(s, [f.id for f in s.feeds], now=at)
-    return {r["feed"]: r for r in report["feeds"]}
-
-
-def _states(s: Settings) -> dict[str, FeedState]:
-    return pipeline.open_store(s).feeds.load([f.id for f in s.feeds])
-
-
-def _assert_healthy(st: FeedState, at: datetime) -> None:
-    """The control feed: polled at `at`, fine, due again exactly one interval later."""
-    assert (st.status, st.consecutive_failures, st.error_class) == ("ok", 0, None)
-    assert st.next_due == at + BASE
+    return feed_rows(poll_at(s, at))
 
 
 def test_304_and_an_unchanged_200_are_not_parsed_or_indexed(
@@ -81,10 +63,10 @@ def test_304_and_an_unchanged_200_are_not_parsed_or_indexed(
         served_feed(served, "wire-a.xml"),
         feed("no-validators", served.url_for("_/plain/kettle.xml")),
     ]
-    s = _settings(tmp_path, newsmon_env, feeds)
+    s = settings_for(tmp_path, newsmon_env, feeds)
     first = _poll(s, NOW)
     assert (first["wire-a"]["new"], first["no-validators"]["new"]) == (3, 2)
-    hashed = _states(s)["no-validators"].body_sha256
+    hashed = feed_states(s)["no-validators"].body_sha256
     assert hashed is not None
 
     later = NOW + BASE
@@ -97,9 +79,9 @@ def test_304_and_an_unchanged_200_are_not_parsed_or_indexed(
     [_, again] = served.requests_for("wire-a.xml")
     assert (again.status, again.if_none_match is not None) == (304, True)
     assert [r.status for r in served.requests_for("_/plain/kettle.xml")] == [200, 200]
-    states = _states(s)
-    _assert_healthy(states["wire-a"], later)
-    _assert_healthy(states["no-validators"], later)
+    states = feed_states(s)
+    assert_healthy(states["wire-a"], later)
+    assert_healthy(states["no-validators"], later)
     assert states["no-validators"].body_sha256 == hashed
 
     # A changed body is read again, and only its new item is new.
@@ -107,7 +89,7 @@ def test_304_and_an_unchanged_200_are_not_parsed_or_indexed(
     third = _poll(s, later + BASE)
     assert third["no-validators"]["status"] == "ok"
     assert third["no-validators"]["new"] == 1
-    assert _states(s)["no-validators"].body_sha256 != hashed
+    assert feed_states(s)["no-validators"].body_sha256 != hashed
 
 
 def test_every_nth_poll_skips_the_validators_so_a_lying_304_cannot_hide_news(
@@ -118,7 +100,7 @@ def test_every_nth_poll_skips_the_validators_so_a_lying_304_cannot_hide_news(
         served_feed(served, "wire-a.xml"),
         feed("lying-cache", served.url_for("_/stale304/kettle.xml")),
     ]
-    s = _settings(tmp_path, newsmon_env, feeds, NEWSMON_UNCONDITIONAL_EVERY="3")
+    s = settings_for(tmp_path, newsmon_env, feeds, NEWSMON_UNCONDITIONAL_EVERY="3")
     at = NOW
     assert _poll(s, at)["lying-cache"]["new"] == 1
     (served.directory / "kettle.xml").write_text(
@@ -134,7 +116,7 @@ def test_every_nth_poll_skips_the_validators_so_a_lying_304_cannot_hide_news(
     assert statuses == [("not modified", 0), ("not modified", 0), ("ok", 1)]
     sent = [r.if_none_match is not None for r in served.requests_for("_/stale304/kettle.xml")]
     assert sent == [False, True, True, False]
-    _assert_healthy(_states(s)["wire-a"], at)
+    assert_healthy(feed_states(s)["wire-a"], at)
 
 
 def test_ttl_max_age_and_retry_after_push_the_next_poll_back(
@@ -148,12 +130,12 @@ def test_ttl_max_age_and_retry_after_push_the_next_poll_back(
         feed("busy", served.url_for("_/status/503?retry_after=3600")),
         feed("slow-down", served.url_for("_/status/429?retry_after=" + in_90_minutes)),
     ]
-    s = _settings(tmp_path, newsmon_env, feeds)
+    s = settings_for(tmp_path, newsmon_env, feeds)
     rows = _poll(s, NOW)
     assert rows["busy"]["error_class"] == "http_5xx"
     assert rows["slow-down"]["error_class"] == "http_429"
-    states = _states(s)
-    _assert_healthy(states["wire-a"], NOW)  # its max-age=60 is shorter than the interval
+    states = feed_states(s)
+    assert_healthy(states["wire-a"], NOW)  # its max-age=60 is shorter than the interval
 
     def waits(st: FeedState, asked: timedelta) -> None:
         assert st.next_due is not None
@@ -173,7 +155,7 @@ def test_ttl_max_age_and_retry_after_push_the_next_poll_back(
     # The <ttl> still counts after a 304, which carries no body to read it from.
     later = NOW + timedelta(hours=3)
     assert _poll(s, later)["ttl-two-hours"]["status"] == "not modified"
-    st = _states(s)["ttl-two-hours"]
+    st = feed_states(s)["ttl-two-hours"]
     assert st.next_due is not None
     assert later + timedelta(hours=2) <= st.next_due
 
@@ -188,10 +170,10 @@ def test_a_permanent_redirect_is_remembered_and_a_temporary_one_is_not(
         feed("moved", moved_url),
         feed("detour", detour_url),
     ]
-    s = _settings(tmp_path, newsmon_env, feeds)
+    s = settings_for(tmp_path, newsmon_env, feeds)
     rows = _poll(s, NOW)
     assert (rows["moved"]["new"], rows["detour"]["new"]) == (2, 2)
-    states = _states(s)
+    states = feed_states(s)
     assert states["moved"].url == moved_url  # the configured URL stays as configured
     assert states["moved"].effective_url == served.url_for("outlet-b.xml")
     assert states["detour"].effective_url is None
@@ -202,7 +184,7 @@ def test_a_permanent_redirect_is_remembered_and_a_temporary_one_is_not(
     paths = [r.path.split("?")[0] for r in served.requests]
     assert paths.count("/_/redirect") == 1  # only the temporary one is asked again
     assert "/outlet-b.xml" in paths
-    _assert_healthy(_states(s)["wire-a"], later)
+    assert_healthy(feed_states(s)["wire-a"], later)
 
     table = {r["feed"]: r for r in pipeline.feed_health(s, now=later)["feeds"]}
     assert table["moved"]["url"] == moved_url
@@ -213,6 +195,6 @@ def test_a_permanent_redirect_is_remembered_and_a_temporary_one_is_not(
 
     # A new URL in the configuration starts over from it.
     feeds[1] = feed("moved", served.url_for("outlet-c.xml"))
-    s = _settings(tmp_path, newsmon_env, feeds)
+    s = settings_for(tmp_path, newsmon_env, feeds)
     _poll(s, later + BASE)
-    assert _states(s)["moved"].effective_url is None
+    assert feed_states(s)["moved"].effective_url is None
