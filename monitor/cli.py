@@ -407,24 +407,6 @@ def retag(
     emit(report, as_json, lambda r: _kv_table("retag", r))
 
 
-# `newsmon feeds` is a group (monitor.feeds_cli) that runs this when given no subcommand.
-def feeds(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Feed health: last poll, last success, failures, last error."""
-    from monitor import pipeline
-
-    s = settings(config_dir)
-
-    def load() -> dict[str, Any]:
-        return pipeline.feed_health(s)
-
-    def render(r: dict[str, Any]) -> None:
-        from monitor.display import feed_health_table
-
-        out.print(feed_health_table(r["feeds"]))
-
-    emit(guarded(load, s), as_json, render)
-
-
 @config_app.command("check")
 def config_check(config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Validate the files, the environment and every alert rule's query; one line per problem.

@@ -1,13 +1,11 @@
 """The feed commands: `newsmon feeds` (health table), `feeds import FILE.opml`, `feeds check URL`.
 
-Registered on the `newsmon` app by importing this module (monitor.cli does); the health table
-itself is monitor.cli's `feeds`, run when no subcommand is given.
+Registered on the `newsmon` app by importing this module (monitor.cli does); `newsmon feeds`
+with no subcommand prints the health table.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import re
 import tempfile
@@ -19,11 +17,12 @@ import typer
 from rich.table import Table
 
 from monitor import cli
-from monitor.cli import ConfigOpt, JsonOpt, app, emit, fail, out, settings
+from monitor.cli import ConfigOpt, JsonOpt, app, emit, fail, guarded, out, settings
 
 __all__ = [
     "OpmlError",
     "feed_id_for",
+    "feeds",
     "feeds_app",
     "feeds_check",
     "feeds_enable",
@@ -40,27 +39,20 @@ _MAX_OPML_BYTES = 5_000_000
 _MAX_ID_CHARS = 48
 
 
-def _health(ctx: typer.Context, **options: Any) -> None:
-    if ctx.invoked_subcommand is None:
-        cli.feeds(**options)
+@feeds_app.callback(invoke_without_command=True)
+def feeds(ctx: typer.Context, config_dir: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Feed health: last poll, last success, failures, last error (with no subcommand)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor import pipeline
+    from monitor.display import feed_health_table
 
-
-# The group's callback takes the health table's own options, whatever they are (so an option
-# added to `cli.feeds` appears on `newsmon feeds` without a change here), plus the context.
-_signature = inspect.signature(cli.feeds, eval_str=True)
-_callback = functools.wraps(cli.feeds)(_health)
-_callback.__signature__ = _signature.replace(  # type: ignore[attr-defined]
-    parameters=[
-        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-        *_signature.parameters.values(),
-    ]
-)
-_callback.__annotations__ = {
-    "ctx": typer.Context,
-    **{n: p.annotation for n, p in _signature.parameters.items()},
-    "return": None,
-}
-feeds_app.callback(invoke_without_command=True)(_callback)
+    s = settings(config_dir)
+    emit(
+        guarded(lambda: pipeline.feed_health(s), s),
+        as_json,
+        lambda r: out.print(feed_health_table(r["feeds"])),
+    )
 
 
 # ---- import -----------------------------------------------------------------------------
@@ -361,7 +353,7 @@ def feeds_enable(
     except ConfigError as e:
         fail(str(e))
     emit(
-        cli.guarded(lambda: pipeline.enable_feed(s, feed_id), s),
+        guarded(lambda: pipeline.enable_feed(s, feed_id), s),
         as_json,
         lambda r: cli._kv_table(f"Feed {feed_id}", r),
     )
