@@ -22,6 +22,7 @@ import feedparser
 import nh3
 
 from monitor.models import Story
+from monitor.parse.cap import keep_first_entries
 from monitor.parse.dates import parse_date
 from monitor.parse.encoding import redecode
 from monitor.parse.jsonfeed import looks_like_json, read_json_feed
@@ -348,6 +349,10 @@ def parse_feed(
     body, content_type, encoding_warning = redecode(body, content_type)
     if encoding_warning:
         ctx.warnings.append(encoding_warning)
+    # feedparser would build every entry of a huge document before the cap drops them.
+    body, listed = keep_first_entries(body, max_entries)
+    if listed is not None:
+        ctx.warnings.insert(0, f"feed has {listed} entries; read the first {max_entries}")
     # The charset in Content-Type outranks the XML declaration (RFC 7303); without a header,
     # application/xml lets the declaration decide instead of flagging a missing type.
     headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
