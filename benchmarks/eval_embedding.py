@@ -23,6 +23,8 @@ with `monitor.evaluation.event_pairs`, the counting of `eval_events.py`:
 - `cosine_gated`: cosine >= t, sharing an entity, number or date, and no conflicting number,
   year, weekday or month (the refusals the decision makes), not one outlet's recurring title;
 - `current_or_cosine_gated`: the current events, plus the pairs `cosine_gated` accepts;
+- `current_or_entity_and_cosine`: the current events, plus gated pairs with an entity score
+  (below) >= s and cosine >= t, swept over both: near misses of the decision that read alike;
 - `veto`: the current events, a pair refused below cosine t: the cosines of the pairs the
   current decision gets wrong against the lowest of those it gets right (no cut = no veto helps);
 - `entity_plus_cosine`: gated as above, and the decision's entity score of the pair (weighted
@@ -70,6 +72,7 @@ SETS = [
 THRESHOLDS = [round(0.30 + 0.01 * i, 2) for i in range(70)]  # 0.30 .. 0.99
 BLEND_THRESHOLDS = [round(0.10 + 0.02 * i, 2) for i in range(71)]  # 0.10 .. 1.50
 LAMBDAS = (0.0, 0.5, 1.0)
+NEAR_MISS = (0.10, 0.15, 0.20, 0.25, 0.30)  # entity score floors for near misses
 TIMED = 60  # stories embedded one at a time for the per-story cost
 
 Encoder = Callable[[list[str]], np.ndarray]
@@ -261,6 +264,17 @@ def _sweep(corpus: Corpus, cos: np.ndarray) -> dict[str, Any]:
             "best_at_0.99": _best(points, 0.99),
             "best_at_current_precision": _best(points, current["precision_labelled"]),
         }
+    points = []
+    for s in NEAR_MISS:
+        for t in THRESHOLDS:
+            accepted = corpus.gate & (cos >= t) & (corpus.entity >= s)
+            points.append(
+                {"entity_min": s, "threshold": t, **corpus.score(accepted, corpus.current)}
+            )
+    out["current_or_entity_and_cosine"] = {
+        "best_at_0.99": _best(points, 0.99),
+        "best_at_current_precision": _best(points, current["precision_labelled"]),
+    }
     for lam in LAMBDAS:
         points = []
         blended = corpus.entity + lam * cos
