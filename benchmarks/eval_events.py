@@ -12,7 +12,6 @@ Precision is given twice: over every predicted pair, and over pairs touching a l
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.clock import utcnow  # noqa: E402
 from monitor.dedupe import dedupe_records  # noqa: E402
+from monitor.evaluation import event_pairs  # noqa: E402
 from monitor.tagging import Tagger, load_taxonomy  # noqa: E402
 
 SETS = [
@@ -32,36 +32,9 @@ SETS = [
 ]
 
 
-def _gold(row: dict[str, Any]) -> str | None:
-    value = row.get("event", row.get("dup_group"))
-    return None if value is None else str(value)
-
-
 def score(rows: list[dict[str, Any]], events: dict[str, str]) -> dict[str, Any]:
     """Pairwise counts and ratios of predicted events against the labels."""
-    tp = fp = fp_unlabelled = fn = 0
-    for a, b in itertools.combinations(rows, 2):
-        ga, gb = _gold(a), _gold(b)
-        gold = ga is not None and ga == gb
-        pred = events[a["id"]] == events[b["id"]]
-        tp += gold and pred
-        fn += gold and not pred
-        if pred and not gold:
-            if ga is None and gb is None:
-                fp_unlabelled += 1
-            else:
-                fp += 1
-    return {
-        "items": len(rows),
-        "true_pairs": tp + fn,
-        "found": tp,
-        "wrong_labelled": fp,
-        "wrong_unlabelled": fp_unlabelled,
-        "precision": round(tp / (tp + fp + fp_unlabelled), 4) if tp + fp + fp_unlabelled else 1.0,
-        "precision_labelled": round(tp / (tp + fp), 4) if tp + fp else 1.0,
-        "recall": round(tp / (tp + fn), 4) if tp + fn else 1.0,
-        "events": len(set(events.values())),
-    }
+    return event_pairs(rows, events).as_dict()
 
 
 def main() -> None:

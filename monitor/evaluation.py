@@ -1,4 +1,5 @@
-"""Precision, recall and F1 of the tagger against labelled corpora (`newsmon eval`).
+"""Precision, recall and F1 of the tagger against labelled corpora (`newsmon eval`), and the
+pairwise precision and recall of events (`event_pairs`, shared by tests and benchmarks).
 
 A corpus line carries `labels: {topic: bool}` and `people: [canonical names]` (see
 ../shared/corpus/README.md); it may also carry `borderline: true`, a call a second reader could
@@ -13,6 +14,7 @@ Borderline items are counted apart, because an alert product is judged on both r
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,21 @@ from rich.table import Table
 
 from monitor.tagging import Tagger, TagResult
 from monitor.text import guess_lang, norm_lang
+
+__all__ = [
+    "CORPUS_PEOPLE",
+    "EvalReport",
+    "EventPairs",
+    "LanguageReport",
+    "Miss",
+    "Score",
+    "evaluate",
+    "event_gold",
+    "event_pairs",
+    "fired_rules",
+    "render_comparison",
+    "render_eval",
+]
 
 # The people the corpora label (corpus README). The taxonomy knows more people (other Hamas
 # figures, ministers); naming them is not an error, so people are scored within this list.
@@ -401,3 +418,78 @@ def render_comparison(reports: list[EvalReport]) -> Table:
                 end_section=i == len(rows) - 1,
             )
     return table
+
+
+# ---- events: pairwise counts against labelled groups ----------------------------------------
+
+
+def event_gold(row: dict[str, Any]) -> str | None:
+    """A labelled item's event: its `event` label, else its `dup_group`; None when unlabelled."""
+    value = row.get("event", row.get("dup_group"))
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class EventPairs:
+    """Pairs of items put in one event, counted against the labels.
+
+    Two unlabelled items put together make no claim either way (a set's unlabelled items are not
+    judged unique), so precision is given over every predicted pair and over labelled ones.
+    """
+
+    items: int
+    events: int
+    found: int  # true pairs put in one event
+    wrong_labelled: int  # pairs put together of which at least one item is labelled
+    wrong_unlabelled: int  # pairs put together of two unlabelled items
+    missed: int  # true pairs kept apart
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.found, self.found + self.wrong_labelled + self.wrong_unlabelled)
+
+    @property
+    def precision_labelled(self) -> float:
+        return _ratio(self.found, self.found + self.wrong_labelled)
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.found, self.found + self.missed)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts and ratios as JSON-ready values (ratios to four places)."""
+        return {
+            "items": self.items,
+            "true_pairs": self.found + self.missed,
+            "found": self.found,
+            "wrong_labelled": self.wrong_labelled,
+            "wrong_unlabelled": self.wrong_unlabelled,
+            "precision": round(self.precision, 4),
+            "precision_labelled": round(self.precision_labelled, 4),
+            "recall": round(self.recall, 4),
+            "events": self.events,
+        }
+
+
+def event_pairs(rows: list[dict[str, Any]], events: dict[str, str]) -> EventPairs:
+    """Count every pair of `rows` (by `id`) as put in one event by `events` or not."""
+    found = wrong = wrong_unlabelled = missed = 0
+    for a, b in itertools.combinations(rows, 2):
+        ga, gb = event_gold(a), event_gold(b)
+        gold = ga is not None and ga == gb
+        pred = events[a["id"]] == events[b["id"]]
+        found += gold and pred
+        missed += gold and not pred
+        if pred and not gold:
+            if ga is None and gb is None:
+                wrong_unlabelled += 1
+            else:
+                wrong += 1
+    return EventPairs(
+        items=len(rows),
+        events=len({events[r["id"]] for r in rows}),
+        found=found,
+        wrong_labelled=wrong,
+        wrong_unlabelled=wrong_unlabelled,
+        missed=missed,
+    )

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from monitor.evaluation import CORPUS_PEOPLE, EvalReport, Score, evaluate, render_eval
+from monitor.evaluation import (
+    CORPUS_PEOPLE,
+    EvalReport,
+    Score,
+    evaluate,
+    event_pairs,
+    render_eval,
+)
 from monitor.tagging import Tagger, load_taxonomy, parse_taxonomy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,3 +150,22 @@ def test_dev_set_language_f1(dev_report: EvalReport) -> None:
 
 def test_dev_set_people_f1(dev_report: EvalReport) -> None:
     assert dev_report.people.f1 >= 0.92, dev_report.people.as_dict()
+
+
+def test_event_pairs_count_labelled_and_unlabelled_pairs_apart() -> None:
+    rows: list[dict[str, Any]] = [
+        {"id": "a", "event": "E"},
+        {"id": "b", "event": "E"},
+        {"id": "c", "dup_group": 7},
+        {"id": "d", "dup_group": 7},
+        {"id": "e"},
+        {"id": "f"},
+    ]
+    # a+b right, c+d missed, c joined to a wrongly, e+f two unlabelled items together.
+    p = event_pairs(rows, {"a": "1", "b": "1", "c": "1", "d": "2", "e": "3", "f": "3"})
+    assert (p.found, p.wrong_labelled, p.wrong_unlabelled, p.missed) == (1, 2, 1, 1)
+    assert (p.events, p.items) == (3, 6)
+    assert p.precision == 1 / 4
+    assert p.precision_labelled == 1 / 3
+    assert p.recall == 1 / 2
+    assert p.as_dict()["true_pairs"] == 2

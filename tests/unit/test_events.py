@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from monitor.dedupe import (
 )
 from monitor.dedupe.event_features import event_text
 from monitor.dedupe.events import Weights, headline_cover, score
+from monitor.evaluation import event_pairs
 from monitor.models import Story
 from monitor.tagging import Tagger, load_taxonomy
 from tests.factories import NOW, TOPICS_YAML, make_story
@@ -42,26 +42,11 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _gold(row: dict[str, Any]) -> str | None:
-    return row.get("event", row.get("dup_group"))
-
-
 def _pairwise(rows: list[dict[str, Any]], events: dict[str, str]) -> tuple[int, int, int, int]:
     """(true pairs found, false pairs touching a labelled group, false pairs of two unlabelled
-    items, true pairs missed)."""
-    tp = fp = fp_unlabelled = fn = 0
-    for a, b in itertools.combinations(rows, 2):
-        ga, gb = _gold(a), _gold(b)
-        gold = ga is not None and ga == gb
-        pred = events[a["id"]] == events[b["id"]]
-        tp += gold and pred
-        fn += gold and not pred
-        if pred and not gold:
-            if ga is None and gb is None:
-                fp_unlabelled += 1
-            else:
-                fp += 1
-    return tp, fp, fp_unlabelled, fn
+    items, true pairs missed): the counting `benchmarks/eval_events.py` reports."""
+    p = event_pairs(rows, events)
+    return p.found, p.wrong_labelled, p.wrong_unlabelled, p.missed
 
 
 def _events(rows: list[dict[str, Any]], tagger: Tagger) -> dict[str, str]:
