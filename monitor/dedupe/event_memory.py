@@ -50,6 +50,7 @@ class MemoryEventLookup:
         # removed row) and the story id: ranking reads these for every hit, not the rows.
         self._first: list[float] = []
         self._ids: list[str] = []
+        self._made: dict[int, EventCandidate] = {}  # slot -> the candidate last made of it
         self._slot: dict[str, int] = {}
         self._postings: dict[str, list[int]] = {}
         self._df: Counter[str] = Counter()
@@ -139,6 +140,7 @@ class MemoryEventLookup:
         # The old slot stays in the postings as a dead entry, skipped at look-up.
         self._df.subtract(self._terms[old])
         self._rows[old] = None
+        self._made.pop(old, None)
         self._terms[old] = frozenset()
         self._first[old] = -math.inf
 
@@ -148,15 +150,24 @@ class MemoryEventLookup:
             return None
         root = self._root(row.event_id)
         start, end = self._bounds.get(root, (row.event_start, row.first_seen))
-        # A shallow copy, as `dataclasses.replace` makes, at half its cost (fifty per decision);
-        # the term set is shared, never changed.
+        # A stored story comes back as a candidate decision after decision, mostly with its
+        # event unchanged: the candidate made last time is handed out again (read-only, as
+        # every candidate is) until a merge or a later report changes its event or bounds.
+        made = self._made.get(slot)
+        if made is not None and (made.event_id, made.event_start, made.event_end) == (
+            root,
+            start,
+            end,
+        ):
+            return made
         fields = vars(row) | {
             "event_id": root,
             "event_start": start,
             "event_end": end,
             "terms": self._terms[slot],
         }
-        return EventCandidate(**fields)
+        made = self._made[slot] = EventCandidate(**fields)
+        return made
 
     # ---- EventLookup ---------------------------------------------------------------------------
 
@@ -173,13 +184,16 @@ class MemoryEventLookup:
         # Terms no stored story holds find nothing, so they do not take a place in the query.
         query = sorted(stats.doc_freq, key=lambda t: (-weights(t), t))[: self.query_terms]
         hits: dict[int, float] = {}
+        get = hits.get  # the loop below runs about 1,500 times per decision
         for t in query:
             postings = self._postings.get(t)
             if not postings:
                 continue
             w = weights(t)
-            for slot in reversed(postings[-self.per_term :]):
-                hits[slot] = hits.get(slot, 0.0) + w
+            # Each slot gets each term's weight once, in query order: the order of the slots
+            # within a term's postings changes no sum.
+            for slot in postings[-self.per_term :]:
+                hits[slot] = get(slot, 0.0) + w
         # Stories first seen before `since` (and removed rows, at -inf) are out; a story with no
         # first-seen time stays in. Timestamps order exactly as the UTC datetimes do.
         cut = since.timestamp()

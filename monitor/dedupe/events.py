@@ -384,7 +384,7 @@ def _worth_reading(
     needed = _threshold(same_lang, c.outlet == story.outlet, gap)
     a = mine.terms if same_lang else mine.evidence
     b = c.terms if same_lang else frozenset(t for t in c.terms if _is_evidence(t))
-    shared = sum(weights(t) for t in a & b)
+    shared = weights.shared(a, b)[1]
     low = weights.total(a) + math.log(2.0) * len(b)
     return bool(low) and 2 * shared / low >= needed
 
