@@ -381,6 +381,11 @@ def guess_lang(text: str) -> str | None:
     # Counted with regular expressions, not a loop over characters: this runs on every story
     # whose feed gives no language.
     letters = "".join(_WORD.findall(text))
+    if not letters:
+        return None
+    if letters.isascii():
+        # Plain ASCII letters are all Latin: no script to count (most English feeds).
+        return _latin_lang(text)
     if not letters.isalpha():  # [^\W\d_] also admits numerals such as "²"
         letters = "".join(c for c in letters if c.isalpha())
     found = []
@@ -408,13 +413,28 @@ def guess_lang(text: str) -> str | None:
         return "el"
     if script != "latin":
         return None
-    words = [w.replace("İ", "i").replace("I", "ı").lower() for w in _WORD.findall(text)]
-    plain = [casefold(w) for w in _WORD.findall(text)]
+    return _latin_lang(text)
+
+
+# Stopword -> the languages (other than Turkish) that list it: one look-up per word, not six.
+_STOP_LANGS: dict[str, tuple[str, ...]] = {
+    w: tuple(lang for lang, stop in _STOPWORDS.items() if lang != "tr" and w in stop)
+    for ws in _STOPWORDS.values()
+    for w in ws
+}
+
+
+def _latin_lang(text: str) -> str | None:
+    """Among the Latin-script languages, the one whose function words the text uses most."""
+    found = _WORD.findall(text)
+    # Turkish words are matched with Turkish casing (I -> ı), the others casefolded.
+    turkish = _STOPWORDS["tr"]
     scores = {lang: 0.0 for lang in _STOPWORDS}
-    for w, p in zip(words, plain, strict=True):
-        for lang, stop in _STOPWORDS.items():
-            if (w if lang == "tr" else p) in stop:
-                scores[lang] += 1
+    for w in found:
+        if w.replace("İ", "i").replace("I", "ı").lower() in turkish:
+            scores["tr"] += 1
+        for lang in _STOP_LANGS.get(casefold(w), ()):
+            scores[lang] += 1
     scores["tr"] += 1.5 * sum(text.count(c) for c in _TURKISH_LETTERS)
     best = max(scores, key=lambda k: scores[k])
     return best if scores[best] > 0 else None

@@ -246,4 +246,5 @@ def is_fact_term(term: str) -> bool:
 def clear_event_caches() -> None:
     """Forget cached event texts (benchmarks measure cold decisions with it)."""
     _event_text.cache_clear()
+    _facts.cache_clear()
     _STEMS.clear()
