@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
+from operator import itemgetter
 
 from monitor.dedupe.decision import annotate
 from monitor.dedupe.events import (
@@ -194,17 +195,22 @@ class MemoryEventLookup:
             # within a term's postings changes no sum.
             for slot in postings[-self.per_term :]:
                 hits[slot] = get(slot, 0.0) + w
-        # Stories first seen before `since` (and removed rows, at -inf) are out; a story with no
-        # first-seen time stays in. Timestamps order exactly as the UTC datetimes do.
+        # Best first; stories first seen before `since` (and removed rows, at -inf) are skipped,
+        # a story with no first-seen time stays in (+inf). Timestamps order exactly as the UTC
+        # datetimes do. Past the `max_candidates`-th kept score only ties can still rank, by id.
         cut = since.timestamp()
         first, ids = self._first, self._ids
-        live = [(s, slot) for slot, s in hits.items() if first[slot] >= cut]
-        # Only the best `max_candidates` are wanted: every hit scoring at least the last kept
-        # one's score is ranked by (score, id), the others are never compared.
-        if len(live) > self.max_candidates:
-            floor = sorted([s for s, _slot in live], reverse=True)[self.max_candidates - 1]
-            live = [h for h in live if h[0] >= floor]
-        ranked = sorted([(-s, ids[slot], slot) for s, slot in live])
+        picked: list[tuple[float, str, int]] = []
+        floor = -math.inf
+        for slot, s in sorted(hits.items(), key=itemgetter(1), reverse=True):
+            if s < floor:
+                break
+            if first[slot] < cut:
+                continue
+            picked.append((-s, ids[slot], slot))
+            if len(picked) == self.max_candidates:
+                floor = s
+        ranked = sorted(picked)
         out = []
         for _s, _id, slot in ranked[: self.max_candidates]:
             c = self._candidate(slot)
