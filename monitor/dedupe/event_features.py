@@ -13,11 +13,12 @@ place, `n:` a number, `y:` a year, `d:`/`m:` a weekday or month, `w:` a stemmed 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from monitor.dedupe.facts import _MONTHS, _WEEKDAYS, _Facts, _facts
-from monitor.dedupe.features import _LATIN, _STOP, _keep, _words
+from monitor.dedupe.features import _LATIN, _STOP, _keep, _tokens, _words
 from monitor.text import fold
 
 # ---- content words ---------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def _judge_token(tok: str) -> str:
     return "" if stem in _COMMON else stem
 
 
-def _stems_of(tokens: list[str]) -> set[str]:
+def _stems_of(tokens: Sequence[str]) -> set[str]:
     """The content stems of some tokens (their `w:` terms, less the prefix)."""
     stems = {_content_stem(t) for t in tokens}
     stems.discard("")
@@ -168,7 +169,7 @@ _NUMBER_WORDS = {
 }
 
 
-def _number_terms(tokens: list[str]) -> frozenset[str]:
+def _number_terms(tokens: Sequence[str]) -> frozenset[str]:
     return frozenset(f"n:{_NUMBER_WORDS[t]}" for t in tokens if t in _NUMBER_WORDS)
 
 
@@ -205,7 +206,7 @@ def _event_text(
 ) -> EventText:
     # Tokenised once: the title's and the summary's folded tokens (the fold is the cached one
     # the MinHash signature already made) feed the words, the headline and the covers alike.
-    title_tokens, summary_tokens = _words(title), _words(summary)
+    title_tokens, summary_tokens = _tokens(title), _tokens(summary)
     title_stems = _stems_of(title_tokens)
     all_stems = title_stems | _stems_of(summary_tokens)
     facts = _facts(title, summary)
@@ -247,4 +248,5 @@ def clear_event_caches() -> None:
     """Forget cached event texts (benchmarks measure cold decisions with it)."""
     _event_text.cache_clear()
     _facts.cache_clear()
+    _tokens.cache_clear()
     _STEMS.clear()
