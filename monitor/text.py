@@ -424,16 +424,32 @@ _STOP_LANGS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _stop_langs(word: str) -> tuple[str, ...]:
+    """The languages that list `word` (as written in a text) among their function words."""
+    # Turkish words are matched with Turkish casing (I -> ı), the others casefolded.
+    langs = _STOP_LANGS.get(casefold(word), ())
+    if word.replace("İ", "i").replace("I", "ı").lower() in _STOPWORDS["tr"]:
+        langs = ("tr", *langs)
+    return langs
+
+
+# Word as written -> `_stop_langs`: most words of a feed recur, and casing them costs more
+# than the look-up. Bounded: cleared when full.
+_WORD_LANGS: dict[str, tuple[str, ...]] = {}
+_WORD_LANGS_MAX = 100_000
+
+
 def _latin_lang(text: str) -> str | None:
     """Among the Latin-script languages, the one whose function words the text uses most."""
-    found = _WORD.findall(text)
-    # Turkish words are matched with Turkish casing (I -> ı), the others casefolded.
-    turkish = _STOPWORDS["tr"]
     scores = {lang: 0.0 for lang in _STOPWORDS}
-    for w in found:
-        if w.replace("İ", "i").replace("I", "ı").lower() in turkish:
-            scores["tr"] += 1
-        for lang in _STOP_LANGS.get(casefold(w), ()):
+    memo = _WORD_LANGS
+    for w in _WORD.findall(text):
+        langs = memo.get(w)
+        if langs is None:
+            if len(memo) >= _WORD_LANGS_MAX:
+                memo.clear()
+            langs = memo[w] = _stop_langs(w)
+        for lang in langs:
             scores[lang] += 1
     scores["tr"] += 1.5 * sum(text.count(c) for c in _TURKISH_LETTERS)
     best = max(scores, key=lambda k: scores[k])

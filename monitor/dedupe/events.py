@@ -152,7 +152,22 @@ def _text_of(story: Story) -> EventText:
 
 
 def _candidate_text(c: EventCandidate) -> EventText:
-    return event_text(c.title, c.summary, c.people, c.orgs, c.places)
+    # The in-memory look-up hands out the same candidate object decision after decision: its
+    # text is found by identity, without rebuilding the key of `event_text`'s cache.
+    hit = _CANDIDATE_TEXTS.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1]
+    text = event_text(c.title, c.summary, c.people, c.orgs, c.places)
+    if len(_CANDIDATE_TEXTS) >= _CANDIDATE_TEXTS_MAX:
+        _CANDIDATE_TEXTS.clear()
+    _CANDIDATE_TEXTS[id(c)] = (c, text)
+    return text
+
+
+# Candidate -> its event text, by identity (the candidate is held, so its id is not reused).
+# Bounded: a grouping pass's stories and their candidates fit; cleared when full.
+_CANDIDATE_TEXTS: dict[int, tuple[EventCandidate, EventText]] = {}
+_CANDIDATE_TEXTS_MAX = 4096
 
 
 class _Table(dict[str, float]):
