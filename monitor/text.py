@@ -381,6 +381,11 @@ def guess_lang(text: str) -> str | None:
     # Counted with regular expressions, not a loop over characters: this runs on every story
     # whose feed gives no language.
     letters = "".join(_WORD.findall(text))
+    if not letters:
+        return None
+    if letters.isascii():
+        # Plain ASCII letters are all Latin: no script to count (most English feeds).
+        return _latin_lang(text)
     if not letters.isalpha():  # [^\W\d_] also admits numerals such as "²"
         letters = "".join(c for c in letters if c.isalpha())
     found = []
@@ -408,13 +413,44 @@ def guess_lang(text: str) -> str | None:
         return "el"
     if script != "latin":
         return None
-    words = [w.replace("İ", "i").replace("I", "ı").lower() for w in _WORD.findall(text)]
-    plain = [casefold(w) for w in _WORD.findall(text)]
+    return _latin_lang(text)
+
+
+# Stopword -> the languages (other than Turkish) that list it: one look-up per word, not six.
+_STOP_LANGS: dict[str, tuple[str, ...]] = {
+    w: tuple(lang for lang, stop in _STOPWORDS.items() if lang != "tr" and w in stop)
+    for ws in _STOPWORDS.values()
+    for w in ws
+}
+
+
+def _stop_langs(word: str) -> tuple[str, ...]:
+    """The languages that list `word` (as written in a text) among their function words."""
+    # Turkish words are matched with Turkish casing (I -> ı), the others casefolded.
+    langs = _STOP_LANGS.get(casefold(word), ())
+    if word.replace("İ", "i").replace("I", "ı").lower() in _STOPWORDS["tr"]:
+        langs = ("tr", *langs)
+    return langs
+
+
+# Word as written -> `_stop_langs`: most words of a feed recur, and casing them costs more
+# than the look-up. Bounded: cleared when full.
+_WORD_LANGS: dict[str, tuple[str, ...]] = {}
+_WORD_LANGS_MAX = 100_000
+
+
+def _latin_lang(text: str) -> str | None:
+    """Among the Latin-script languages, the one whose function words the text uses most."""
     scores = {lang: 0.0 for lang in _STOPWORDS}
-    for w, p in zip(words, plain, strict=True):
-        for lang, stop in _STOPWORDS.items():
-            if (w if lang == "tr" else p) in stop:
-                scores[lang] += 1
+    memo = _WORD_LANGS
+    for w in _WORD.findall(text):
+        langs = memo.get(w)
+        if langs is None:
+            if len(memo) >= _WORD_LANGS_MAX:
+                memo.clear()
+            langs = memo[w] = _stop_langs(w)
+        for lang in langs:
+            scores[lang] += 1
     scores["tr"] += 1.5 * sum(text.count(c) for c in _TURKISH_LETTERS)
     best = max(scores, key=lambda k: scores[k])
     return best if scores[best] > 0 else None

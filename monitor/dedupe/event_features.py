@@ -13,11 +13,12 @@ place, `n:` a number, `y:` a year, `d:`/`m:` a weekday or month, `w:` a stemmed 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from monitor.dedupe.facts import _MONTHS, _WEEKDAYS, _Facts, _facts
-from monitor.dedupe.features import _LATIN, _STOP, _keep, _words
+from monitor.dedupe.features import _LATIN, _STOP, _keep, _tokens, _words
 from monitor.text import fold
 
 # ---- content words ---------------------------------------------------------------------------
@@ -87,20 +88,38 @@ def _stem(tok: str) -> str:
     return tok
 
 
-def _content_terms(parts: tuple[str, ...], names: frozenset[str]) -> frozenset[str]:
-    out = set()
-    for p in parts:
-        for tok in _words(p):
-            if tok.isdigit() or not _keep(tok) or tok in _COMMON or tok in _STOP:
-                continue
-            # Weekday and month names are date terms already; counting them again as words
-            # would make "on Saturday" outweigh what happened on Saturday.
-            if tok in _WEEKDAYS or tok in _MONTHS or tok in _NUMBER_WORDS:
-                continue
-            stem = _stem(tok)
-            if stem not in _COMMON and stem not in names:
-                out.add("w:" + stem)
-    return frozenset(out)
+# Token -> its content stem, or "" for a token that is not a content word. A story's tokens are
+# read three times (its words, its headline, what its headline is checked against) and most recur
+# across stories, so each is judged once. Bounded: cleared when it grows past _STEMS_MAX.
+_STEMS: dict[str, str] = {}
+_STEMS_MAX = 200_000
+
+
+def _content_stem(tok: str) -> str:
+    stem = _STEMS.get(tok)
+    if stem is None:
+        if len(_STEMS) >= _STEMS_MAX:
+            _STEMS.clear()
+        stem = _STEMS[tok] = _judge_token(tok)
+    return stem
+
+
+def _judge_token(tok: str) -> str:
+    if tok.isdigit() or not _keep(tok) or tok in _COMMON or tok in _STOP:
+        return ""
+    # Weekday and month names are date terms already; counting them again as words
+    # would make "on Saturday" outweigh what happened on Saturday.
+    if tok in _WEEKDAYS or tok in _MONTHS or tok in _NUMBER_WORDS:
+        return ""
+    stem = _stem(tok)
+    return "" if stem in _COMMON else stem
+
+
+def _stems_of(tokens: Sequence[str]) -> set[str]:
+    """The content stems of some tokens (their `w:` terms, less the prefix)."""
+    stems = {_content_stem(t) for t in tokens}
+    stems.discard("")
+    return stems
 
 
 def _name_stems(names: tuple[str, ...]) -> frozenset[str]:
@@ -150,10 +169,8 @@ _NUMBER_WORDS = {
 }
 
 
-def _number_words(*parts: str) -> frozenset[str]:
-    return frozenset(
-        f"n:{_NUMBER_WORDS[t]}" for p in parts for t in _words(p) if t in _NUMBER_WORDS
-    )
+def _number_terms(tokens: Sequence[str]) -> frozenset[str]:
+    return frozenset(f"n:{_NUMBER_WORDS[t]}" for t in tokens if t in _NUMBER_WORDS)
 
 
 def _fact_terms(f: _Facts) -> frozenset[str]:
@@ -187,18 +204,25 @@ def _event_text(
     orgs: tuple[str, ...],
     places: tuple[str, ...],
 ) -> EventText:
+    # Tokenised once: the title's and the summary's folded tokens (the fold is the cached one
+    # the MinHash signature already made) feed the words, the headline and the covers alike.
+    title_tokens, summary_tokens = _tokens(title), _tokens(summary)
+    title_stems = _stems_of(title_tokens)
+    all_stems = title_stems | _stems_of(summary_tokens)
     facts = _facts(title, summary)
-    fact_terms = _fact_terms(facts) | _number_words(title, summary)
+    title_numbers = _number_terms(title_tokens)
+    fact_terms = _fact_terms(facts) | title_numbers | _number_terms(summary_tokens)
     entities = _entity_terms(list(people), list(orgs), list(places))
-    words = _content_terms((title, summary), _name_stems(people + orgs + places))
+    names = _name_stems(people + orgs + places)
+    words = frozenset(["w:" + t for t in all_stems if t not in names])
     return EventText(
         words=words,
         terms=words | entities | fact_terms,
         evidence=entities | fact_terms,
-        title=_content_terms((title,), frozenset())
+        title=frozenset(["w:" + t for t in title_stems])
         | _fact_terms(_facts(title))
-        | _number_words(title),
-        covers=_content_terms((title, summary), frozenset()) | fact_terms | entities,
+        | title_numbers,
+        covers=frozenset(["w:" + t for t in all_stems]) | fact_terms | entities,
         entities=entities,
         facts=facts,
         fact_terms=fact_terms,
@@ -223,3 +247,6 @@ def is_fact_term(term: str) -> bool:
 def clear_event_caches() -> None:
     """Forget cached event texts (benchmarks measure cold decisions with it)."""
     _event_text.cache_clear()
+    _facts.cache_clear()
+    _tokens.cache_clear()
+    _STEMS.clear()

@@ -142,12 +142,60 @@ def event_terms(story: Story) -> list[str]:
     return sorted(_text_of(story).terms)
 
 
+def event_term_set(story: Story) -> frozenset[str]:
+    """`event_terms` as the set the decision compares (no sorting, no copy)."""
+    return _text_of(story).terms
+
+
 def _text_of(story: Story) -> EventText:
     return event_text(story.title, story.summary, story.people, story.orgs, story.places)
 
 
 def _candidate_text(c: EventCandidate) -> EventText:
-    return event_text(c.title, c.summary, c.people, c.orgs, c.places)
+    # The in-memory look-up hands out the same candidate object decision after decision: its
+    # text is found by identity, without rebuilding the key of `event_text`'s cache.
+    hit = _CANDIDATE_TEXTS.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1]
+    text = event_text(c.title, c.summary, c.people, c.orgs, c.places)
+    if len(_CANDIDATE_TEXTS) >= _CANDIDATE_TEXTS_MAX:
+        _CANDIDATE_TEXTS.clear()
+    _CANDIDATE_TEXTS[id(c)] = (c, text)
+    return text
+
+
+# Candidate -> its event text, by identity (the candidate is held, so its id is not reused).
+# Bounded: a grouping pass's stories and their candidates fit; cleared when full.
+_CANDIDATE_TEXTS: dict[int, tuple[EventCandidate, EventText]] = {}
+_CANDIDATE_TEXTS_MAX = 4096
+
+
+class _Table(dict[str, float]):
+    """Term -> weight, each computed on first use (a dict lookup after that, not a call)."""
+
+    def __init__(self, n: int, df: dict[str, int]) -> None:
+        super().__init__()
+        self.n1 = n + 1
+        self.df = df
+
+    def __missing__(self, term: str) -> float:
+        # Smoothed so a term nobody holds yet weighs a little more than one held once, and
+        # a term every story holds still weighs a little (log(1 + 1) at worst).
+        w = self[term] = math.log(1.0 + self.n1 / (self.df.get(term, 0) + 1))
+        return w
+
+
+class _Specific(dict[str, bool]):
+    """Term -> whether it is specific to an event (a person, or distinctive), memoised."""
+
+    def __init__(self, table: _Table, cut: float) -> None:
+        super().__init__()
+        self.table = table
+        self.cut = cut
+
+    def __missing__(self, term: str) -> bool:
+        v = self[term] = term.startswith("p:") or self.table[term] >= self.cut
+        return v
 
 
 class Weights:
@@ -158,31 +206,46 @@ class Weights:
         # MIN_STORIES, the missing ones count as stories that hold none of the terms.
         self.n = max(stats.stories, MIN_STORIES)
         self.df = stats.doc_freq
+        self._table = _Table(self.n, self.df)
+        # Half the weight of a term nobody holds: held by about sqrt(n) stories at most, which
+        # scales from a few hundred stories (a test set) to a month of a real stream.
+        self._cut = 0.5 * math.log(2.0 + self.n)
+        self._specific = _Specific(self._table, self._cut)
         self._totals: dict[int, tuple[frozenset[str], float]] = {}
-
-        self._memo: dict[str, float] = {}
+        # The last pair of term sets intersected: `_may_reach`, `score` and `_specific` read the
+        # same pair one after another, so it is intersected and summed once.
+        self._pair: tuple[frozenset[str], frozenset[str], frozenset[str], float] | None = None
 
     def __call__(self, term: str) -> float:
-        w = self._memo.get(term)
-        if w is None:
-            # Smoothed so a term nobody holds yet weighs a little more than one held once, and
-            # a term every story holds still weighs a little (log(1 + 1) at worst).
-            w = self._memo[term] = math.log(1.0 + (self.n + 1) / (self.df.get(term, 0) + 1))
-        return w
+        return self._table[term]
 
     def total(self, terms: frozenset[str]) -> float:
         """The summed weight of a set of terms (memoised: one story's set recurs per pair)."""
         key = id(terms)
         hit = self._totals.get(key)
         if hit is None or hit[0] is not terms:
-            hit = self._totals[key] = (terms, sum(self(t) for t in terms))
+            hit = self._totals[key] = (terms, sum(map(self._table.__getitem__, terms)))
         return hit[1]
+
+    def shared(self, a: frozenset[str], b: frozenset[str]) -> tuple[frozenset[str], float]:
+        """The terms `a` and `b` share and their summed weight (the last pair is remembered)."""
+        p = self._pair
+        if p is None or p[0] is not a or p[1] is not b:
+            common = a & b
+            p = self._pair = (a, b, common, sum(map(self._table.__getitem__, common)))
+        return p[2], p[3]
+
+    def sum(self, terms: Iterable[str]) -> float:
+        """The summed weight of some terms, in their order."""
+        return sum(map(self._table.__getitem__, terms))
+
+    def specific(self, terms: Iterable[str]) -> int:
+        """How many of the terms are specific to an event: people, and distinctive terms."""
+        return sum(map(self._specific.__getitem__, terms))
 
     def distinctive(self, term: str) -> bool:
         """Rare enough to tell one event from another on the same subject."""
-        # Half the weight of a term nobody holds: held by about sqrt(n) stories at most, which
-        # scales from a few hundred stories (a test set) to a month of a real stream.
-        return self(term) >= 0.5 * math.log(2.0 + self.n)
+        return self._table[term] >= self._cut
 
 
 def _same_language(a: str | None, b: str | None) -> bool:
@@ -199,7 +262,7 @@ def score(mine: EventText, other: EventText, weights: Weights, same_lang: bool) 
         a, b = mine.terms, other.terms
     else:
         a, b = mine.evidence, other.evidence
-    shared = sum(weights(t) for t in a & b)
+    shared = weights.shared(a, b)[1]
     total = weights.total(a) + weights.total(b)
     return 2 * shared / total if total else 0.0
 
@@ -209,7 +272,7 @@ def headline_cover(mine: EventText, other: EventText, weights: Weights) -> float
 
     def cover(a: EventText, b: EventText) -> float:
         total = weights.total(a.title)
-        return sum(weights(t) for t in a.title & b.covers) / total if total else 0.0
+        return weights.sum(a.title & b.covers) / total if total else 0.0
 
     return math.sqrt(cover(mine, other) * cover(other, mine))
 
@@ -336,7 +399,7 @@ def _worth_reading(
     needed = _threshold(same_lang, c.outlet == story.outlet, gap)
     a = mine.terms if same_lang else mine.evidence
     b = c.terms if same_lang else frozenset(t for t in c.terms if _is_evidence(t))
-    shared = sum(weights(t) for t in a & b)
+    shared = weights.shared(a, b)[1]
     low = weights.total(a) + math.log(2.0) * len(b)
     return bool(low) and 2 * shared / low >= needed
 
@@ -350,7 +413,7 @@ def _may_reach(
 ) -> bool:
     """A cheap upper bound on `score`: most candidates share too little to need the full sum."""
     a, b = (mine.terms, other.terms) if same_lang else (mine.evidence, other.evidence)
-    shared = sum(weights(t) for t in a & b)
+    shared = weights.shared(a, b)[1]
     # Every term weighs at least log(2), so the other side weighs at least that many times.
     low = weights.total(a) + math.log(2.0) * len(b)
     return bool(low) and 2 * shared / low >= needed
@@ -358,10 +421,10 @@ def _may_reach(
 
 def _specific(mine: EventText, other: EventText, weights: Weights, same_lang: bool) -> int:
     """How many shared terms are specific to an event: people, and rare terms."""
-    shared: Iterable[str] = mine.terms & other.terms
-    if not same_lang:
-        shared = (t for t in shared if not t.startswith("w:"))
-    return sum(1 for t in shared if t.startswith("p:") or weights.distinctive(t))
+    # The shared non-word terms are the shared evidence (`evidence` is `terms` less the `w:`
+    # words), so both cases are the intersection `score` summed, read from the weights' memo.
+    a, b = (mine.terms, other.terms) if same_lang else (mine.evidence, other.evidence)
+    return weights.specific(weights.shared(a, b)[0])
 
 
 def _join(matches: list[_Match], span: timedelta, when: datetime) -> EventDecision:

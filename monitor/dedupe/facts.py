@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from monitor.dedupe.features import _LATIN, _WORD, _folded, _keep, _words
@@ -98,6 +99,8 @@ class _Facts:
     months: frozenset[int]
 
 
+# The event text and the copy comparison both read a story's facts: computed once per text.
+@lru_cache(maxsize=8192)
 def _facts(*parts: str | None) -> _Facts:
     folded = "\n".join(_folded(p) for p in parts if p)
     numbers: set[str] = set()

@@ -51,7 +51,15 @@ def _folded(s: str) -> str:
 
 def _words(s: str) -> list[str]:
     """`text.tokens(s)`, from the cached fold (fold is idempotent; tokens are \\w+ runs of it)."""
-    return _WORD.findall(_folded(s)) if s else []
+    return list(_tokens(s)) if s else []
+
+
+@lru_cache(maxsize=4096)
+def _tokens(s: str) -> tuple[str, ...]:
+    # A story's title and summary are tokenised once and read by the title key, the MinHash
+    # shingles, the event text and the copy comparison; a grouping pass (500 stories) and its
+    # candidates fit in the cache.
+    return tuple(_WORD.findall(_folded(s)))
 
 
 def _content_tokens(*parts: str | None) -> list[str]:

@@ -395,3 +395,24 @@ def test_re_adding_a_story_replaces_it_and_keeps_document_frequencies() -> None:
     lookup.add(s, NOW)
     assert len(lookup) == 1
     assert lookup.term_stats(["p:hakan fidan"]) == TermStats(1, {"p:hakan fidan": 1})
+
+
+def test_the_lookup_ranks_ties_by_id_and_leaves_out_stories_before_since() -> None:
+    """Equal scores past the candidate limit are decided by id; older stories never count."""
+    lookup = MemoryEventLookup(max_candidates=3)
+    t0 = datetime(2024, 3, 1, tzinfo=UTC)
+    for i in range(8):
+        s = _story(i, t0 + timedelta(hours=i), title=f"Ferry item {i}", summary="Harbour note.")
+        s.places = ["Qatar"]
+        s.event_id = s.id
+        lookup.add(s, s.fetched_at)
+    probe = _story(99, t0 + timedelta(hours=10), title="Ferry probe", summary="Nothing else.")
+    probe.places = ["Qatar"]
+    since = t0 + timedelta(hours=2)  # stories 0 and 1 came before it
+    found = lookup.event_candidates(probe, since)
+    later = sorted(make_story(i).id for i in range(2, 8))
+    assert [c.id for c in found] == later[:3]
+    # Asked again, the same candidates come back, with the events they belong to now.
+    lookup.merge_events(later[0], [later[1]])
+    again = {c.id: c.event_id for c in lookup.event_candidates(probe, since)}
+    assert again == {later[0]: later[0], later[1]: later[0], later[2]: later[2]}
