@@ -17,12 +17,11 @@ orders the passes, and every pass refreshes before it reads, so it sees all pass
 
 from __future__ import annotations
 
-import heapq
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from elasticsearch import Elasticsearch
 
 from monitor.dedupe import Candidate, MemoryLookup
@@ -146,22 +145,35 @@ class BatchLookup:
         matches: dict[str, dict[str, Any]],
     ) -> dict[tuple[str, ...], list[str]]:
         """Per distinct band set, the ids of the stored stories it keeps as band candidates."""
-        postings: dict[str, list[str]] = {}
-        seen_at: dict[str, datetime] = {}
+        # Number the matches earliest seen first (ids break ties), the order the decision ranks
+        # equal band counts in (`decision._ranked`): a stable sort by count then keeps it.
+        rows = sorted(
+            ((parse_dt(src.get("fetched_at")) or _LATEST, sid) for sid, src in matches.items())
+        )
+        ids = [sid for _t, sid in rows]
+        seen = np.array([t.timestamp() for t, _sid in rows], dtype=np.float64)
+        slot = {sid: i for i, sid in enumerate(ids)}
+        # Only the bands of the pass count; a match's other bands are most of its postings.
+        wanted = {b for s in stories for b in s.lsh_bands}
+        lists: dict[str, list[int]] = {}
         for sid, src in matches.items():
-            seen_at[sid] = parse_dt(src.get("fetched_at")) or _LATEST
-            for b in src.get("lsh_bands") or ():
-                postings.setdefault(b, []).append(sid)
+            for b in wanted.intersection(src.get("lsh_bands") or ()):
+                lists.setdefault(b, []).append(slot[sid])
+        postings = {b: np.array(v, dtype=np.int32) for b, v in lists.items()}
         chosen: dict[tuple[str, ...], list[str]] = {}
         for s in stories:
             key = tuple(s.lsh_bands)
             if not key or key in chosen:
                 continue
-            shared = Counter(sid for b in set(key) for sid in postings.get(b, ()))
-            start = since[s.id]
-            live = ((-n, seen_at[sid], sid) for sid, n in shared.items() if seen_at[sid] >= start)
-            # Most shared bands first, then the earliest seen, as `decision._ranked` orders them.
-            chosen[key] = [sid for _n, _t, sid in heapq.nsmallest(self.BAND_CANDIDATES, live)]
+            hit = [postings[b] for b in set(key) if b in postings]
+            if not hit:
+                chosen[key] = []
+                continue
+            counts = np.bincount(np.concatenate(hit), minlength=len(ids))
+            live = np.flatnonzero(counts)
+            live = live[seen[live] >= since[s.id].timestamp()]
+            top = live[np.argsort(-counts[live], kind="stable")[: self.BAND_CANDIDATES]]
+            chosen[key] = [ids[i] for i in top.tolist()]
         return chosen
 
     def _search_all(
