@@ -75,6 +75,12 @@ _BULK_BYTES = 8 * 1024 * 1024
 class StoryIndex:
     def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
         self.es, self.names, self.url = client, names, url
+        self._pending_at: dict[str, str] = {}  # the last `pending` answer: story id -> index
+
+    @translated
+    def refresh(self) -> None:
+        """Make every story written so far searchable (search is near-real-time)."""
+        self.es.indices.refresh(index=self.names.stories, **_LENIENT)
 
     @translated
     def locate(self, ids: Sequence[str], *, refresh: bool = True) -> dict[str, str]:
@@ -167,7 +173,10 @@ class StoryIndex:
             sort=[{"fetched_at": "asc"}, {"id": "asc"}],
             **_LENIENT,
         )
-        return [story_from_doc(h["_source"]) for h in res["hits"]["hits"]]
+        hits = res["hits"]["hits"]
+        # apply_groups writes these back: knowing their index saves it a refresh and a search.
+        self._pending_at = {h["_id"]: h["_index"] for h in hits}
+        return [story_from_doc(h["_source"]) for h in hits]
 
     @translated
     def apply_groups(self, stories: Sequence[Story], *, now: datetime) -> list[str]:
@@ -176,7 +185,8 @@ class StoryIndex:
         The grouping lease makes the grouper the only writer of these fields, so plain
         partial updates cannot lose a concurrent decision.
         """
-        where = self.locate([s.id for s in stories])
+        where = {s.id: self._pending_at[s.id] for s in stories if s.id in self._pending_at}
+        where |= self.locate([s.id for s in stories if s.id not in where])
         actions = (
             {
                 "_op_type": "update",
@@ -211,17 +221,18 @@ class StoryIndex:
         return [story_from_doc(h["_source"]) for h in res["hits"]["hits"]]
 
     @translated
-    def refresh_clusters(self, cluster_ids: Iterable[str]) -> int:
+    def refresh_clusters(self, cluster_ids: Iterable[str], *, refresh: bool = True) -> int:
         """Recompute cluster_size and outlets on each cluster's primary from its members.
 
         One aggregation and one bulk request for all the clusters (a grouping pass touches
-        hundreds): a request per cluster was a fifth of a pass's time.
+        hundreds): a request per cluster was a fifth of a pass's time. `refresh=False` when
+        the caller has just refreshed the stories after writing the members.
         """
         ids = sorted(set(cluster_ids))
         if not ids:
             return 0
-        counts = self._cluster_outlets(ids, per_cluster=200)
-        where = self.locate(ids, refresh=False)  # _cluster_outlets has just refreshed
+        counts = self._cluster_outlets(ids, per_cluster=200, refresh=refresh)
+        where = self.locate(ids, refresh=False)  # refreshed just before (here or by the caller)
         ops: list[dict[str, Any]] = []
         for cid, (size, outlets) in counts.items():
             if cid in where:
