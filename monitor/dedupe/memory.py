@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -54,28 +54,41 @@ class _BandIndex:
         self._offsets: np.ndarray[Any, Any] = np.zeros(2, dtype=np.int64)
         self._shift = _KEY_BITS
         self._width = 0
-        self._buf: defaultdict[int, list[int]] = defaultdict(list)
+        # The buffer: a key's first slot, and the rare further ones. Mostly a key is new, so
+        # adding a story stores 128 ints and makes no list (millions of small lists also cost
+        # the garbage collector's passes over them).
+        self._first: dict[int, int] = {}
+        self._more: dict[int, list[int]] = {}
         self._buf_n = 0
         self._limit = buffer_limit
 
     def add(self, keys: Iterable[int], slot: int) -> None:
-        buf = self._buf
+        first, more = self._first, self._more
         n = 0
         for k in keys:
-            buf[k].append(slot)
+            if k in first:
+                more.setdefault(k, []).append(slot)
+            else:
+                first[k] = slot
             n += 1
         self._buf_n += n
         if self._buf_n >= self._limit:
             self._flush()
 
     def _flush(self) -> None:
+        more = self._more
         ks = np.fromiter(
-            (k for k, slots in self._buf.items() for _ in slots), dtype=np.uint64, count=self._buf_n
+            (*self._first.keys(), *(k for k, slots in more.items() for _ in slots)),
+            dtype=np.uint64,
+            count=self._buf_n,
         )
         vs = np.fromiter(
-            (s for slots in self._buf.values() for s in slots), dtype=np.int32, count=self._buf_n
+            (*self._first.values(), *(s for slots in more.values() for s in slots)),
+            dtype=np.int32,
+            count=self._buf_n,
         )
-        self._buf.clear()
+        self._first.clear()
+        self._more.clear()
         self._buf_n = 0
         ks = np.concatenate((self._keys, ks))
         vs = np.concatenate((self._vals, vs))
@@ -92,8 +105,13 @@ class _BandIndex:
     def slots(self, keys: list[int]) -> list[int]:
         """Slots posted under any of the keys, once per matching key."""
         out: list[int] = []
+        first, more = self._first, self._more
         for k in keys:
-            out.extend(self._buf.get(k, ()))
+            s = first.get(k)
+            if s is not None:
+                out.append(s)
+                if k in more:
+                    out.extend(more[k])
         if not self._width or not keys:
             return out
         q = np.asarray(keys, dtype=np.uint64)
