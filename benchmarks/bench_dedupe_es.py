@@ -53,6 +53,10 @@ class EsBackend:
             report = self.store.stories.index(self.pending, now=utcnow())
             if report.errors:
                 raise RuntimeError(f"indexing failed: {report.errors[0]}")
+            # Stored stories are candidates only once grouped, as after a grouping pass.
+            errors = self.store.stories.apply_groups(self.pending, now=utcnow())
+            if errors:
+                raise RuntimeError(f"grouping failed: {errors[0]}")
             self.stored += len(report.created)
             print(
                 f"  indexed {self.stored} stories into {self.store.names.prefix}", file=sys.stderr
