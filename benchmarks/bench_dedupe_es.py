@@ -4,15 +4,15 @@
 
 The same synthetic corpus and probe procedure as bench_dedupe.py (probes alternate between the
 two indices so machine noise hits both alike), but candidates come from the pipeline's own
-`monitor.store.StoreLookup`: exact-key and LSH-band `terms` queries over `{prefix}-stories`.
-Starts its own Elasticsearch node unless NEWSMON_BENCH_ES_URL points at one. Prints JSON.
+`monitor.store.BatchLookup`, each probe prefetched as a grouping pass of one story: exact-key
+and LSH-band `terms` queries over `{prefix}-stories`. Starts its own Elasticsearch node unless
+NEWSMON_BENCH_ES_URL points at one (benchmarks/bench_es.py). Prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 import time
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_dedupe
+from bench_es import bench_elasticsearch
 from elasticsearch import Elasticsearch
 
 from localdev import elasticsearch as local_es
@@ -52,6 +53,10 @@ class EsBackend:
             report = self.store.stories.index(self.pending, now=utcnow())
             if report.errors:
                 raise RuntimeError(f"indexing failed: {report.errors[0]}")
+            # Stored stories are candidates only once grouped, as after a grouping pass.
+            errors = self.store.stories.apply_groups(self.pending, now=utcnow())
+            if errors:
+                raise RuntimeError(f"grouping failed: {errors[0]}")
             self.stored += len(report.created)
             print(
                 f"  indexed {self.stored} stories into {self.store.names.prefix}", file=sys.stderr
@@ -72,14 +77,44 @@ class EsBackend:
         rows = self.store.es.cat.segments(index=self.store.names.stories_pattern, format="json")
         return len(rows)
 
+    # A grouping pass prefetches its stories' candidates (`BatchLookup.prefetch`); here each
+    # probe is a pass of one story, asked for what assign_cluster asks next.
     def exact(
         self, canonical_url: str, guid: str | None, title_key: str, outlet: str
     ) -> list[Candidate]:
         self.flush()
+        probe = Story(
+            id="probe",
+            feed_id="probe",
+            outlet=outlet,
+            url=canonical_url,
+            canonical_url=canonical_url,
+            guid=guid,
+            title="",
+            summary="",
+            fetched_at=utcnow(),
+            title_key=title_key,
+            lsh_bands=[],
+        )
+        self.lookup = self.store.lookup()
+        self.lookup.prefetch([probe], {probe.id: probe.fetched_at})
         return self.lookup.exact(canonical_url, guid, title_key, outlet)
 
     def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
         self.flush()
+        probe = Story(
+            id="probe",
+            feed_id="probe",
+            outlet="",
+            url="",
+            canonical_url="",
+            title="",
+            summary="",
+            fetched_at=since,
+            lsh_bands=list(bands),
+        )
+        self.lookup = self.store.lookup()
+        self.lookup.prefetch([probe], {probe.id: since})
         return self.lookup.by_bands(bands, since)
 
     def drop(self) -> None:
@@ -94,12 +129,11 @@ def main() -> None:
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
 
-    url = os.environ.get("NEWSMON_BENCH_ES_URL")
-    node = None
-    if not url:
-        node = local_es.start(name="bench")
-        url = node.url
-    client = Elasticsearch(url, request_timeout=120)
+    with bench_elasticsearch() as url:
+        _measure(args, sizes, Elasticsearch(url, request_timeout=120))
+
+
+def _measure(args: argparse.Namespace, sizes: list[int], client: Elasticsearch) -> None:
     backends: list[EsBackend] = []
 
     def factory() -> EsBackend:
@@ -127,8 +161,6 @@ def main() -> None:
     finally:
         for b in backends:
             b.drop()
-        if node is not None:
-            node.stop()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import secrets
 import statistics
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_dedupe
+from bench_es import bench_elasticsearch
 from elasticsearch import Elasticsearch, helpers
 
 from localdev import elasticsearch as local_es
@@ -87,12 +87,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
-    url = os.environ.get("NEWSMON_BENCH_ES_URL")
-    node = None
-    if not url:
-        node = local_es.start(name="bench")
-        url = node.url
-    client = Elasticsearch(url, request_timeout=300)
+    with bench_elasticsearch() as url:
+        _measure(args, sizes, Elasticsearch(url, request_timeout=300))
+
+
+def _measure(args: argparse.Namespace, sizes: list[int], client: Elasticsearch) -> None:
     names = [f"Person {i}" for i in range(2000)]
     stores: dict[int, Store] = {}
     result: dict[str, Any] = {"sizes": {}}
@@ -153,8 +152,6 @@ def main() -> None:
     finally:
         for store in stores.values():
             local_es.delete_prefixed(client, store.names.prefix)
-        if node is not None:
-            node.stop()
 
 
 if __name__ == "__main__":

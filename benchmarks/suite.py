@@ -37,8 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -592,21 +591,6 @@ def bench_mail(es_url: str, sizes: Sizes) -> dict[str, Any]:
     return {"emails_100_s": res["send_seconds"], "mail": res}
 
 
-@contextmanager
-def _elasticsearch(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from localdev import elasticsearch as local_es
-
-    _say("starting a localdev Elasticsearch (set NEWSMON_BENCH_ES_URL to use a running one)")
-    node = local_es.start(name="bench")
-    try:
-        yield node.url
-    finally:
-        node.stop()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
@@ -617,6 +601,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--urls", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    from bench_es import bench_elasticsearch
+
     if args.child:
         _child(args.child, args.urls)
         return
@@ -639,7 +625,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _say(f"generating {sizes.feeds} feeds x {sizes.entries} entries")
         generate_feeds(feed_dir, sizes.feeds, sizes.entries, now)
         needs_es = only & {"poll", "ingest", "mail"}
-        with _elasticsearch(args.es_url if needs_es else "unused") as es_url:
+        with bench_elasticsearch(args.es_url if needs_es else "unused") as es_url:
             if "process" in only:
                 _say("process_vs_parse")
                 figures |= bench_process(feed_dir, sizes, now)

@@ -102,8 +102,12 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
                 if not errors:
                     errors = store.stories.apply_groups(pending, now=now)
                 copies = [s for s in pending if not s.is_primary]
-                store.stories.refresh_clusters({s.cluster_id for s in copies})
-                store.events.refresh_events({s.event_id for s in pending} | set(relabels.values()))
+                # One refresh makes the pass's writes visible to both recounts.
+                store.stories.refresh()
+                store.stories.refresh_clusters({s.cluster_id for s in copies}, refresh=False)
+                store.events.refresh_events(
+                    {s.event_id for s in pending} | set(relabels.values()), refresh=False
+                )
                 report["events_merged"] = report.get("events_merged", 0) + len(relabels)
                 report["passes"] += 1
                 report["grouped"] += len(pending) - len(errors)

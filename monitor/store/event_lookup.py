@@ -55,6 +55,8 @@ EVENT_CANDIDATE_FIELDS = (
 # default limits (max_terms_count 65,536; a request's size).
 _CHUNK = 200
 _TERMS_PER_AGG = 1000
+# Ids per fetch of candidate fields (the server's max_result_window is 10,000).
+_PAGE = 5000
 
 
 class StoreEventLookup:
@@ -98,8 +100,12 @@ class StoreEventLookup:
                 }
             )
         results = self._msearch(searches)
+        # The ranked searches return ids only: the pass's stories share most of their
+        # candidates, so each candidate's fields are fetched and parsed once, not per story.
+        wanted = sorted({h["_id"] for r in results[: len(owners)] for h in r})
+        docs = self._fetch_docs(wanted)
         for sid, r in zip(owners, results, strict=False):
-            self._candidates[sid] = [event_candidate_from_doc(h["_source"]) for h in r]
+            self._candidates[sid] = [docs[h["_id"]] for h in r if h["_id"] in docs]
         if primaries:
             for h in results[-1]:
                 src = h["_source"]
@@ -140,7 +146,24 @@ class StoreEventLookup:
             },
             "sort": ["_score", {"fetched_at": "desc"}, {"id": "asc"}],
             "track_total_hits": False,
-            "_source": list(EVENT_CANDIDATE_FIELDS),
+            "_source": False,
+        }
+
+    def _fetch_docs(self, ids: list[str]) -> dict[str, EventCandidate]:
+        """The candidate fields of these stories, by id (one search per `_PAGE` ids)."""
+        searches = [
+            {
+                "size": len(chunk),
+                "query": {"ids": {"values": chunk}},
+                "track_total_hits": False,
+                "_source": list(EVENT_CANDIDATE_FIELDS),
+            }
+            for chunk in (ids[i : i + _PAGE] for i in range(0, len(ids), _PAGE))
+        ]
+        return {
+            h["_id"]: event_candidate_from_doc(h["_source"])
+            for hits in self._msearch(searches)
+            for h in hits
         }
 
     def _fetch_stats(self, terms: list[str], *, total: bool) -> None:

@@ -82,13 +82,15 @@ class EventWrites:
         return errors
 
     @translated
-    def refresh_events(self, event_ids: Iterable[str]) -> int:
+    def refresh_events(self, event_ids: Iterable[str], *, refresh: bool = True) -> int:
         """Recompute each event's size, outlets, languages and first/last seen on its primary
-        (the story whose id is the event id), from its members."""
+        (the story whose id is the event id), from its members. `refresh=False` when the
+        caller has just refreshed the stories after writing the members."""
         ids = sorted(set(event_ids))
         if not ids:
             return 0
-        self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+        if refresh:
+            self.es.indices.refresh(index=self.names.stories, **_LENIENT)
         where: dict[str, str] = {}
         for i in range(0, len(ids), 1000):
             where |= self._locate(ids[i : i + 1000])

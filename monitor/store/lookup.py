@@ -1,34 +1,52 @@
 """Dedupe candidates from Elasticsearch for a whole batch at once: the `CandidateLookup` the
 grouping step decides on.
 
-`prefetch` sends every story's exact-key and LSH-band queries in a few `_msearch` requests,
-so nothing per story waits on a round trip; the decision then runs in memory in arrival
-order, with the batch's own stories (not searchable as grouped yet) in `memory`. Only stories
-whose group is decided are candidates: a pending story of another batch is grouped in its own
-pass, after this one (the grouping lease orders the passes).
+`prefetch` asks a few searches per pass, whatever the pass's size: one `terms` query per key
+field (canonical URL, GUID, title key) over the pass's keys, one `terms` query over the union
+of the pass's LSH bands returning only each match's id, bands and first-seen time, then the
+full candidate fields of the band matches it keeps. Which band matches a story keeps is
+decided in memory: the ones sharing the most bands with it, the earliest seen first (the order
+the decision ranks them in), at most `BAND_CANDIDATES`. A per-story query of one clause per
+band cost more to build and to run than the whole pass's union (issue #14's profile).
+
+The decision then runs in memory in arrival order, with the batch's own stories (not
+searchable as grouped yet) in `memory`. Only stories whose group is decided are candidates: a
+pending story of another batch is grouped in its own pass, after this one (the grouping lease
+orders the passes, and every pass refreshes before it reads, so it sees all passes before it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from elasticsearch import Elasticsearch
 
 from monitor.dedupe import Candidate, MemoryLookup
+from monitor.dedupe.decision import MIN_TITLE_KEY_TOKENS
 from monitor.models import Story
-from monitor.store.documents import CANDIDATE_FIELDS, GROUPED, candidate_from_doc, iso
+from monitor.store.documents import (
+    CANDIDATE_FIELDS,
+    GROUPED,
+    candidate_from_doc,
+    iso,
+    parse_dt,
+)
 from monitor.store.errors import StoreError, translated
 from monitor.store.names import IndexNames
 
 __all__ = ["BatchLookup"]
 
-ExactKey = tuple[str, str | None, str, str]
-
-# Sub-searches per `_msearch` request: large enough to amortise the round trip, small enough
-# that one request stays well under the server's default limits.
-_CHUNK = 200
+# Terms per `terms` query: well under the server's index.max_terms_count (65,536); a pass of
+# 500 stories carries up to 64,000 bands.
+_TERMS = 16_384
+# Hits per page of a key or band search (the server's max_result_window is 10,000).
+_PAGE = 5_000
+_BAND_FIELDS = ["id", "lsh_bands", "fetched_at"]
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def _merged(*lists: list[Candidate]) -> list[Candidate]:
@@ -39,105 +57,181 @@ def _merged(*lists: list[Candidate]) -> list[Candidate]:
     return list(seen.values())
 
 
-def exact_key(s: Story) -> ExactKey:
-    return (s.canonical_url, s.guid, s.title_key, s.outlet)
+def _chunks(values: Sequence[str], n: int = _TERMS) -> Iterator[list[str]]:
+    for i in range(0, len(values), n):
+        yield list(values[i : i + n])
 
 
 class BatchLookup:
     """Candidates prefetched from the stories index, merged with the batch's own (`memory`)."""
 
-    # assign_cluster looks at no more than this many band candidates anyway.
+    # assign_cluster compares no more than this many band candidates anyway.
     BAND_CANDIDATES = 20
-    EXACT_CANDIDATES = 20
 
     def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
         self.es, self.names, self.url = client, names, url
         self.memory = MemoryLookup()
-        self._exact: dict[ExactKey, list[Candidate]] = {}
+        self._by_url: dict[str, list[Candidate]] = {}
+        self._by_guid: dict[str, list[Candidate]] = {}
+        self._by_title: dict[tuple[str, str], list[Candidate]] = {}
         self._bands: dict[tuple[str, ...], list[Candidate]] = {}
-        self.searches = 0  # sub-searches sent, for reports and benchmarks
+        self._known: dict[str, Candidate] = {}  # every stored candidate fetched, by id
+        self.searches = 0  # searches sent, for reports and benchmarks
         self.requests = 0
+        self.band_matches = 0  # stored stories sharing a band with the pass
 
     @translated
     def prefetch(self, stories: Sequence[Story], since: dict[str, datetime]) -> None:
         """Fetch the stored candidates of every story (`since`: its band window start)."""
-        body: list[dict[str, Any]] = []
-        keys: list[tuple[str, Any]] = []
-        head = {"index": self.names.stories, "ignore_unavailable": True, "allow_no_indices": True}
-        for s in stories:
-            ek = exact_key(s)
-            if ek not in self._exact and ek not in {k for kind, k in keys if kind == "x"}:
-                body += [head, self._exact_search(s)]
-                keys.append(("x", ek))
-            bk = tuple(s.lsh_bands)
-            if bk and bk not in self._bands:
-                body += [head, self._band_search(s.lsh_bands, since[s.id])]
-                keys.append(("b", bk))
-        for i in range(0, len(keys), _CHUNK):
-            res = self.es.msearch(searches=body[2 * i : 2 * (i + _CHUNK)])
-            self.requests += 1
-            for (kind, key), r in zip(keys[i : i + _CHUNK], res["responses"], strict=True):
-                if "error" in r:
-                    raise StoreError(
-                        f"Elasticsearch at {self.url}: candidate search failed: "
-                        f"{r['error'].get('reason', r['error'])}"
-                    )
-                found = [candidate_from_doc(h["_source"]) for h in r["hits"]["hits"]]
-                (self._exact if kind == "x" else self._bands)[key] = found
-        self.searches += len(keys)
-
-    def _exact_search(self, s: Story) -> dict[str, Any]:
-        should: list[dict[str, Any]] = [{"term": {"canonical_url": s.canonical_url}}]
-        if s.guid:
-            should.append({"term": {"guid": s.guid}})
-        if s.title_key:
-            same_outlet = [{"term": {"title_key": s.title_key}}, {"term": {"outlet": s.outlet}}]
-            should.append({"bool": {"filter": same_outlet}})
-        query = {"bool": {"should": should, "minimum_should_match": 1, "filter": [GROUPED]}}
-        return {
-            "size": self.EXACT_CANDIDATES,
-            "query": query,
-            "_source": list(CANDIDATE_FIELDS),
-        }
-
-    def _band_search(self, bands: list[str], since: datetime) -> dict[str, Any]:
-        # Stories sharing the most bands score highest (constant score per shared band).
-        # track_total_hits off lets Lucene skip documents that cannot reach the top, which
-        # keeps the look-up flat as the index grows.
-        query = {
-            "bool": {
-                "should": [
-                    {"constant_score": {"filter": {"term": {"lsh_bands": b}}}} for b in bands
-                ],
-                "minimum_should_match": 1,
-                "filter": [GROUPED, {"range": {"fetched_at": {"gte": iso(since)}}}],
+        if not stories:
+            return
+        urls = sorted({s.canonical_url for s in stories if s.canonical_url})
+        guids = sorted({s.guid for s in stories if s.guid})
+        # A title key shorter than this never makes a title match (decision._same_title).
+        titles = sorted(
+            {
+                s.title_key
+                for s in stories
+                if s.title_key and len(s.title_key.split()) >= MIN_TITLE_KEY_TOKENS
             }
-        }
-        return {
-            "size": self.BAND_CANDIDATES,
-            "query": query,
-            "track_total_hits": False,
-            "_source": list(CANDIDATE_FIELDS),
-        }
+        )
+        bands = sorted({b for s in stories for b in s.lsh_bands})
+        start = min(since.values(), default=_EPOCH)
+        searches: list[tuple[str, dict[str, Any]]] = []
+        for field, values in (("canonical_url", urls), ("guid", guids), ("title_key", titles)):
+            for chunk in _chunks(values):
+                query = {"bool": {"filter": [GROUPED, {"terms": {field: chunk}}]}}
+                searches.append(("x", {"query": query, "_source": list(CANDIDATE_FIELDS)}))
+        window = {"range": {"fetched_at": {"gte": iso(start)}}}
+        for chunk in _chunks(bands):
+            query = {"bool": {"filter": [GROUPED, window, {"terms": {"lsh_bands": chunk}}]}}
+            searches.append(("b", {"query": query, "_source": _BAND_FIELDS}))
+        exact: dict[str, dict[str, Any]] = {}
+        matches: dict[str, dict[str, Any]] = {}
+        for kind, hits in self._search_all(searches):
+            for h in hits:
+                (exact if kind == "x" else matches)[h["_id"]] = h["_source"]
+        for src in exact.values():
+            self._keep(candidate_from_doc(src))
+        self.band_matches += len(matches)
+        chosen = self._choose(stories, since, matches)
+        missing = sorted({i for ids in chosen.values() for i in ids} - self._known.keys())
+        fetch = [
+            ("x", {"query": {"ids": {"values": chunk}}, "_source": list(CANDIDATE_FIELDS)})
+            for chunk in _chunks(missing, _PAGE)
+        ]
+        for _kind, hits in self._search_all(fetch):
+            for h in hits:
+                self._known[h["_id"]] = candidate_from_doc(h["_source"])
+        for key, ids in chosen.items():
+            self._bands[key] = [self._known[i] for i in ids if i in self._known]
+
+    def _keep(self, c: Candidate) -> None:
+        """File a stored candidate under each exact key it has."""
+        if c.id in self._known:
+            return
+        self._known[c.id] = c
+        if c.canonical_url:
+            self._by_url.setdefault(c.canonical_url, []).append(c)
+        if c.guid:
+            self._by_guid.setdefault(c.guid, []).append(c)
+        if c.title_key:
+            self._by_title.setdefault((c.title_key, c.outlet), []).append(c)
+
+    def _choose(
+        self,
+        stories: Sequence[Story],
+        since: dict[str, datetime],
+        matches: dict[str, dict[str, Any]],
+    ) -> dict[tuple[str, ...], list[str]]:
+        """Per distinct band set, the ids of the stored stories it keeps as band candidates."""
+        # Number the matches earliest seen first (ids break ties), the order the decision ranks
+        # equal band counts in (`decision._ranked`): a stable sort by count then keeps it.
+        rows = sorted(
+            ((parse_dt(src.get("fetched_at")) or _LATEST, sid) for sid, src in matches.items())
+        )
+        ids = [sid for _t, sid in rows]
+        seen = np.array([t.timestamp() for t, _sid in rows], dtype=np.float64)
+        slot = {sid: i for i, sid in enumerate(ids)}
+        # Only the bands of the pass count; a match's other bands are most of its postings.
+        wanted = {b for s in stories for b in s.lsh_bands}
+        lists: dict[str, list[int]] = {}
+        for sid, src in matches.items():
+            for b in wanted.intersection(src.get("lsh_bands") or ()):
+                lists.setdefault(b, []).append(slot[sid])
+        postings = {b: np.array(v, dtype=np.int32) for b, v in lists.items()}
+        chosen: dict[tuple[str, ...], list[str]] = {}
+        for s in stories:
+            key = tuple(s.lsh_bands)
+            if not key or key in chosen:
+                continue
+            hit = [postings[b] for b in set(key) if b in postings]
+            if not hit:
+                chosen[key] = []
+                continue
+            counts = np.bincount(np.concatenate(hit), minlength=len(ids))
+            live = np.flatnonzero(counts)
+            live = live[seen[live] >= since[s.id].timestamp()]
+            top = live[np.argsort(-counts[live], kind="stable")[: self.BAND_CANDIDATES]]
+            chosen[key] = [ids[i] for i in top.tolist()]
+        return chosen
+
+    def _search_all(
+        self, searches: list[tuple[str, dict[str, Any]]]
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Every hit of each search: first pages in one `_msearch`, then `search_after`."""
+        if not searches:
+            return
+        head = {"index": self.names.stories, "ignore_unavailable": True, "allow_no_indices": True}
+        page = {"size": _PAGE, "sort": [{"id": "asc"}], "track_total_hits": False}
+        body: list[dict[str, Any]] = []
+        for _kind, s in searches:
+            body += [head, s | page]
+        res = self.es.msearch(searches=body)
+        self.requests += 1
+        self.searches += len(searches)
+        for (kind, s), r in zip(searches, res["responses"], strict=True):
+            hits = self._hits(r)
+            yield kind, hits
+            while len(hits) == _PAGE:
+                more = self.es.search(
+                    index=self.names.stories,
+                    search_after=hits[-1]["sort"],
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                    **(s | page),
+                )
+                self.requests += 1
+                self.searches += 1
+                hits = self._hits(more)
+                yield kind, hits
+
+    def _hits(self, r: Any) -> list[dict[str, Any]]:
+        if "error" in r:
+            raise StoreError(
+                f"Elasticsearch at {self.url}: candidate search failed: "
+                f"{r['error'].get('reason', r['error'])}; run `newsmon init` to upgrade the "
+                "index mappings"
+            )
+        hits: list[dict[str, Any]] = r["hits"]["hits"]
+        return hits
 
     # ---- CandidateLookup ------------------------------------------------------------------
 
     def exact(
         self, canonical_url: str, guid: str | None, title_key: str, outlet: str
     ) -> list[Candidate]:
-        stored = self._exact.get((canonical_url, guid, title_key, outlet), [])
+        stored = [
+            *(self._by_url.get(canonical_url, []) if canonical_url else []),
+            *(self._by_guid.get(guid, []) if guid else []),
+            *(self._by_title.get((title_key, outlet), []) if title_key else []),
+        ]
         return _merged(stored, self.memory.exact(canonical_url, guid, title_key, outlet))
 
     def get(self, story_id: str) -> Candidate | None:
         """A candidate fetched for this pass (stored or in the pass) by id, or None."""
         found = self.memory.get(story_id)
-        if found is not None:
-            return found
-        for cands in (*self._exact.values(), *self._bands.values()):
-            for c in cands:
-                if c.id == story_id:
-                    return c
-        return None
+        return found if found is not None else self._known.get(story_id)
 
     def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
         """Stories sharing the most LSH bands first (score = number of shared bands)."""
