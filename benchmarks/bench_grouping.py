@@ -81,27 +81,12 @@ def stories(n: int, rng: random.Random) -> list[Story]:
 def feed_stories(feeds: int) -> list[Story]:
     """The stories of `feeds` generated feeds, parsed, annotated and tagged as a poll does."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from suite import generate_feeds
+    from suite import generate_feeds, tagged_stories
 
-    from monitor.parse import parse_feed
-    from monitor.pipeline.polling import tag_stories
-    from monitor.tagging import Tagger, load_taxonomy
-
-    out: list[Story] = []
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-") as tmp:
         directory = Path(tmp)
         generate_feeds(directory, feeds, 20, NOW, seed=5)
-        for p in sorted(directory.glob("*.xml")):
-            out += parse_feed(
-                p.read_bytes(),
-                feed_id=p.stem,
-                outlet=p.stem,
-                base_url="https://bench.example/",
-                fetched_at=NOW,
-                default_lang="en",
-            ).stories
-    tag_stories(out, Tagger(load_taxonomy(ROOT / "config" / "topics.yaml")))
-    return out
+        return tagged_stories(directory, NOW, base_url="https://bench.example/", default_lang="en")
 
 
 def _top(path: str, n: int = 25) -> list[dict[str, object]]:

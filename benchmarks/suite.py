@@ -469,21 +469,31 @@ def bench_process(feed_dir: Path, sizes: Sizes, now: datetime) -> dict[str, Any]
     }
 
 
-def _tagged_stories(feed_dir: Path, limit: int, now: datetime) -> list[Any]:
+def tagged_stories(
+    feed_dir: Path,
+    now: datetime,
+    *,
+    limit: int | None = None,
+    base_url: str = "https://x.example/",
+    default_lang: str | None = None,
+) -> list[Any]:
+    """The stories of the generated feeds in `feed_dir` (file order, at most `limit`), parsed
+    and tagged as a poll does; benchmarks and the same-output test share this."""
     from monitor.parse import parse_feed
     from monitor.pipeline.polling import tag_stories
     from monitor.tagging import Tagger, load_taxonomy
 
     out: list[Any] = []
     for p in sorted(feed_dir.glob("*.xml")):
-        if len(out) >= limit:
+        if limit is not None and len(out) >= limit:
             break
         out += parse_feed(
             p.read_bytes(),
             feed_id=p.stem,
             outlet=p.stem,
-            base_url="https://x.example/",
+            base_url=base_url,
             fetched_at=now,
+            default_lang=default_lang,
         ).stories
     out = out[:limit]
     tag_stories(out, Tagger(load_taxonomy(ROOT / "config" / "topics.yaml")))
@@ -499,7 +509,7 @@ def bench_ingest(es_url: str, feed_dir: Path, sizes: Sizes, now: datetime) -> di
     from monitor.store import open_store
     from monitor.store.documents import story_to_doc
 
-    stories = _tagged_stories(feed_dir, sizes.ingest_stories, now)
+    stories = tagged_stories(feed_dir, now, limit=sizes.ingest_stories)
     times: dict[str, list[float]] = {"newsmon": [], "raw_bulk": []}
     for r in range(max(3, sizes.rounds)):
 

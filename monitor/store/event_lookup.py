@@ -20,6 +20,7 @@ must take a new id.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -298,20 +299,4 @@ class StoreEventLookup:
 
 
 def _with_event(c: EventCandidate, event_id: str, start: datetime, end: datetime) -> EventCandidate:
-    return EventCandidate(
-        id=c.id,
-        event_id=event_id,
-        event_start=start,
-        outlet=c.outlet,
-        lang=c.lang,
-        title=c.title,
-        summary=c.summary,
-        title_key=c.title_key,
-        people=c.people,
-        orgs=c.orgs,
-        places=c.places,
-        published=c.published,
-        first_seen=c.first_seen,
-        event_end=end,
-        terms=c.terms,
-    )
+    return replace(c, event_id=event_id, event_start=start, event_end=end)

@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from suite import generate_feeds  # noqa: E402
+from suite import generate_feeds, tagged_stories  # noqa: E402
 
 from monitor.dedupe import (  # noqa: E402
     MemoryEventLookup,
@@ -30,10 +30,7 @@ from monitor.dedupe import (  # noqa: E402
     assign_cluster,
     assign_event,
 )
-from monitor.parse import parse_feed  # noqa: E402
-from monitor.pipeline.polling import tag_stories  # noqa: E402
 from monitor.store.documents import story_to_doc  # noqa: E402
-from monitor.tagging import Tagger, load_taxonomy  # noqa: E402
 
 NOW = datetime(2026, 3, 29, 0, 47, tzinfo=UTC)
 
@@ -52,18 +49,8 @@ def _digest(value: Any) -> str:
 def pipeline_digests(directory: Path) -> dict[str, Any]:
     """Digests of the documents, cluster and event decisions for the generated input."""
     generate_feeds(directory, 40, 20, NOW, seed=5)
-    stories = []
-    for p in sorted(directory.glob("*.xml")):
-        stories += parse_feed(
-            p.read_bytes(),
-            feed_id=p.stem,
-            outlet=p.stem,
-            base_url="https://bench.example/",
-            fetched_at=NOW,
-            default_lang="en",
-        ).stories
+    stories = tagged_stories(directory, NOW, base_url="https://bench.example/", default_lang="en")
     stories.sort(key=lambda s: (s.published or s.fetched_at, s.id))
-    tag_stories(stories, Tagger(load_taxonomy(ROOT / "config" / "topics.yaml")))
     documents = [story_to_doc(s, NOW) for s in stories]
     lookup, events = MemoryLookup(), MemoryEventLookup()
     clusters, joined = [], []
