@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from monitor.pipeline.updates import apply_updates
 from monitor.store.revisions import revision_fields
 from tests.factories import (
     NOW,
+    SubscriberEntry,
     digest_rule,
     instant_rule,
     rss_feed,
@@ -85,6 +86,24 @@ def _publish(server: FeedServer, items: list[dict[str, str]]) -> None:
     )
 
 
+def _configured(
+    tmp_path: Path,
+    served: FeedServer,
+    env: dict[str, str],
+    *feeds: str,
+    subscribers: Sequence[SubscriberEntry] | None = None,
+) -> Settings:
+    """Settings for the served feeds (harbour.xml unless named), initialised at NOW."""
+    cfg = write_config(
+        tmp_path / "cfg",
+        feeds=served_feeds(served, *(feeds or ("harbour.xml",))),
+        subscribers=subscribers,
+    )
+    s = load_settings(cfg, env)
+    pipeline.init(s, NOW)
+    return s
+
+
 def _doc(es: Elasticsearch, s: Settings, link: str) -> dict[str, Any]:
     store = pipeline.open_store(s)
     store.refresh()
@@ -106,11 +125,7 @@ def test_changed_item_is_versioned_and_alerted_only_on_a_first_match(
     (Path(served.directory) / "market.xml").write_text(
         rss_feed("Market News", [MARKET]), encoding="utf-8"
     )
-    cfg = write_config(
-        tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml", "market.xml"), subscribers=WATCH
-    )
-    s = load_settings(cfg, newsmon_env)
-    pipeline.init(s, NOW)
+    s = _configured(tmp_path, served, newsmon_env, "harbour.xml", "market.xml", subscribers=WATCH)
     first = pipeline.poll(s, now=NOW)
     assert first["stories_new"] == 4
     assert first["stories_updated"] == 0
@@ -169,9 +184,7 @@ def test_two_writers_of_one_change_record_one_version(
     tmp_path: Path, served: FeedServer, newsmon_env: dict[str, str]
 ) -> None:
     _publish(served, [BAKERS])
-    cfg = write_config(tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml"))
-    s = load_settings(cfg, newsmon_env)
-    pipeline.init(s, NOW)
+    s = _configured(tmp_path, served, newsmon_env)
     pipeline.poll(s, now=NOW)
     store = pipeline.open_store(s)
     (sid,) = store.revisions.current([_doc_id(store, BAKERS["link"])]).keys()
@@ -197,9 +210,7 @@ def test_concurrent_polls_of_one_change_record_one_version(
     tmp_path: Path, served: FeedServer, newsmon_env: dict[str, str]
 ) -> None:
     _publish(served, [BAKERS])
-    cfg = write_config(tmp_path / "cfg", feeds=served_feeds(served, "harbour.xml"))
-    s = load_settings(cfg, newsmon_env)
-    pipeline.init(s, NOW)
+    s = _configured(tmp_path, served, newsmon_env)
     pipeline.poll(s, now=NOW)
     store = pipeline.open_store(s)
     sid = _doc_id(store, BAKERS["link"])
@@ -234,13 +245,9 @@ def test_digest_lists_an_updated_story_once_per_rule(
     _publish(served, [FERRY])
     ferry_digest = digest_rule("ferry", name="ferries")
     topic_digest = digest_rule(RULE, name="Turkey and Israel digest")
-    cfg = write_config(
-        tmp_path / "cfg",
-        feeds=served_feeds(served, "harbour.xml"),
-        subscribers=[subscriber(ferry_digest, topic_digest)],
+    s = _configured(
+        tmp_path, served, newsmon_env, subscribers=[subscriber(ferry_digest, topic_digest)]
     )
-    s = load_settings(cfg, newsmon_env)
-    pipeline.init(s, NOW)
     pipeline.poll(s, now=NOW)  # 23:47
     midnight = NOW.replace(minute=0) + timedelta(hours=1)
     assert pipeline.send_digests(s, now=midnight)["sent"] == 1  # ferries lists it
@@ -266,13 +273,8 @@ def test_a_story_updated_within_its_first_slot_is_still_listed_for_the_old_rule(
     newsmon_env: dict[str, str],
 ) -> None:
     _publish(served, [FERRY])
-    cfg = write_config(
-        tmp_path / "cfg",
-        feeds=served_feeds(served, "harbour.xml"),
-        subscribers=[subscriber(digest_rule("ferry", name="ferries"), instant_rule(RULE))],
-    )
-    s = load_settings(cfg, newsmon_env)
-    pipeline.init(s, NOW)
+    rules = subscriber(digest_rule("ferry", name="ferries"), instant_rule(RULE))
+    s = _configured(tmp_path, served, newsmon_env, subscribers=[rules])
     pipeline.poll(s, now=NOW - timedelta(minutes=30))  # 23:17
     _publish(served, [FERRY_TURKISH])
     assert pipeline.poll(s, now=NOW)["updates"]["new_match"] == 1  # 23:47, the same hour
