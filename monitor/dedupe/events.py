@@ -170,6 +170,39 @@ _CANDIDATE_TEXTS: dict[int, tuple[EventCandidate, EventText]] = {}
 _CANDIDATE_TEXTS_MAX = 4096
 
 
+def _candidate_covers(c: EventCandidate) -> frozenset[str]:
+    """What the decision may weigh of a candidate: its stored terms and the words of its
+    names, or its whole text's `covers` when no terms are stored (same as `event_text`)."""
+    if c.terms is None:
+        return _candidate_text(c).covers
+    hit = _CANDIDATE_COVERS.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1]
+    covers = c.terms | name_words(c.people, c.orgs, c.places)
+    if len(_CANDIDATE_COVERS) >= _CANDIDATE_TEXTS_MAX:
+        _CANDIDATE_COVERS.clear()
+    _CANDIDATE_COVERS[id(c)] = (c, covers)
+    return covers
+
+
+def _candidate_evidence(c: EventCandidate, terms: frozenset[str]) -> frozenset[str]:
+    """The stored terms of a candidate less its words (what counts across languages)."""
+    hit = _CANDIDATE_EVIDENCE.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1]
+    evidence = frozenset(t for t in terms if _is_evidence(t))
+    if len(_CANDIDATE_EVIDENCE) >= _CANDIDATE_TEXTS_MAX:
+        _CANDIDATE_EVIDENCE.clear()
+    _CANDIDATE_EVIDENCE[id(c)] = (c, evidence)
+    return evidence
+
+
+# The same, by identity, for a candidate's covers and its stored evidence terms: a candidate
+# comes back for many stories of one pass, and its name words are not in `event_text`'s cache.
+_CANDIDATE_COVERS: dict[int, tuple[EventCandidate, frozenset[str]]] = {}
+_CANDIDATE_EVIDENCE: dict[int, tuple[EventCandidate, frozenset[str]]] = {}
+
+
 class _Table(dict[str, float]):
     """Term -> weight, each computed on first use (a dict lookup after that, not a call)."""
 
@@ -339,12 +372,9 @@ def assign_event(
     # Every term the score, the bound and the headline check can read: a text's `covers` are
     # its event terms plus the words of its tagged names.
     wanted = set(mine.covers)
-    for c in eligible:
-        wanted |= c.terms if c.terms is not None else _candidate_text(c).covers
-        if c.terms is not None:
-            wanted |= name_words(c.people, c.orgs, c.places)
+    wanted.update(*map(_candidate_covers, eligible))
     weights = Weights(lookup.term_stats(sorted(wanted)))
-    eligible = [c for c in eligible if _worth_reading(story, mine, c, weights, when)]
+    eligible = _worth_reading_all(story, mine, eligible, weights, when)
     texts = {c.id: _candidate_text(c) for c in eligible}
     matches, refused = _matches(story, mine, eligible, texts, weights, when)
     if not matches:
@@ -388,20 +418,33 @@ def _matches(
     return matches, refused
 
 
-def _worth_reading(
-    story: Story, mine: EventText, c: EventCandidate, weights: Weights, when: datetime
-) -> bool:
-    """`_may_reach` on the candidate's stored terms, before its whole text is built."""
-    if c.terms is None:
-        return True
-    same_lang = _same_language(story.lang, c.lang)
-    gap = when - (_utc(c.first_seen) or when)
-    needed = _threshold(same_lang, c.outlet == story.outlet, gap)
-    a = mine.terms if same_lang else mine.evidence
-    b = c.terms if same_lang else frozenset(t for t in c.terms if _is_evidence(t))
-    shared = weights.shared(a, b)[1]
-    low = weights.total(a) + math.log(2.0) * len(b)
-    return bool(low) and 2 * shared / low >= needed
+def _worth_reading_all(
+    story: Story, mine: EventText, eligible: list[EventCandidate], weights: Weights, when: datetime
+) -> list[EventCandidate]:
+    """The candidates that may reach their threshold, judged on their stored terms before
+    their whole text is built (the bound of `_may_reach`); those without stored terms stay.
+    What is the same for every candidate of the story is looked up once."""
+    table = weights._table.__getitem__
+    totals = {True: weights.total(mine.terms), False: weights.total(mine.evidence)}
+    log2 = math.log(2.0)
+    out: list[EventCandidate] = []
+    for c in eligible:
+        terms = c.terms
+        if terms is None:
+            out.append(c)
+            continue
+        same_lang = not story.lang or not c.lang or story.lang == c.lang
+        gap = when - (_utc(c.first_seen) or when)
+        needed = _threshold(same_lang, c.outlet == story.outlet, gap)
+        if same_lang:
+            a, b = mine.terms, terms
+        else:
+            a, b = mine.evidence, _candidate_evidence(c, terms)
+        shared = sum(map(table, a & b))
+        low = totals[same_lang] + log2 * len(b)
+        if low and 2 * shared / low >= needed:
+            out.append(c)
+    return out
 
 
 def _is_evidence(term: str) -> bool:

@@ -19,7 +19,7 @@ must take a new id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,12 +60,51 @@ _TERMS_PER_AGG = 1000
 _PAGE = 5000
 
 
+class _Known:
+    """Stored candidates read by earlier passes of one `group_pending` call, by story id.
+
+    The grouping lease is held across the passes, so only this process changes the events of
+    grouped stories meanwhile: a candidate read once stays right if its event id follows the
+    pass's merges (`after_pass`). The pass's own stories are forgotten, so a story grouped
+    again (its text revised) is read afresh.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, EventCandidate] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def after_pass(self, relabels: dict[str, str], grouped: Iterable[str]) -> None:
+        """Follow the pass's merges (old event id -> final id); forget the pass's stories."""
+        for sid in grouped:
+            self.by_id.pop(sid, None)
+        if not relabels:
+            return
+        for sid, c in self.by_id.items():
+            new = relabels.get(c.event_id)
+            if new is not None:
+                self.by_id[sid] = replace(c, event_id=new)
+
+
 class StoreEventLookup:
     """Event candidates prefetched from the stories index, merged with the pass's own."""
 
-    def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        names: IndexNames,
+        url: str,
+        known: _Known | None = None,
+    ) -> None:
         self.es, self.names, self.url = client, names, url
+        self._known = known if known is not None else _Known()
+        self._pass: list[str] = []  # the ids of the pass's stories
         self.memory = MemoryEventLookup()
+        # Stored candidate id -> the candidate as last handed out with its event's current id
+        # and bounds: stories share most of their candidates, and the event of most of them
+        # does not change between two decisions.
+        self._made: dict[str, EventCandidate] = {}
         self._stories = 0  # grouped stories stored
         self._df: dict[str, int] = {}
         self._candidates: dict[str, list[EventCandidate]] = {}  # per pass story id
@@ -79,16 +118,29 @@ class StoreEventLookup:
     @translated
     def prefetch(self, stories: Sequence[Story], span: timedelta = EVENT_SPAN) -> None:
         """Fetch what every story of the pass needs to be placed in its event."""
+        self._pass = [s.id for s in stories]
         terms = {s.id: event_terms(s) for s in stories}
         self._fetch_stats(sorted({t for ts in terms.values() for t in ts}), total=True)
         weights = Weights(TermStats(self._stories, self._df))
+        # One clause object per term for the whole pass: the pass's stories share most of
+        # their terms, and serialising a shared dict costs what a fresh one does without the
+        # allocations (which were most of the cost of building the searches).
+        clauses: dict[str, dict[str, Any]] = {}
+        rank: dict[str, tuple[float, str]] = {}
+        for t, n in self._df.items():
+            if n > 0:
+                w = weights(t)
+                rank[t] = (-w, t)
+                clauses[t] = {
+                    "constant_score": {"filter": {"term": {"event_terms": t}}, "boost": w}
+                }
         searches: list[dict[str, Any]] = []
         owners: list[str] = []
         for s in stories:
-            held = [t for t in terms[s.id] if self._df.get(t, 0) > 0]
-            query = sorted(held, key=lambda t: (-weights(t), t))[:QUERY_TERMS]
+            held = [t for t in terms[s.id] if t in rank]
+            query = sorted(held, key=rank.__getitem__)[:QUERY_TERMS]
             if query:
-                searches.append(self._candidate_search(query, weights, s.fetched_at - span))
+                searches.append(self._candidate_search(query, clauses, s.fetched_at - span))
                 owners.append(s.id)
         in_pass = {s.id for s in stories}
         primaries = sorted({s.cluster_id for s in stories if s.cluster_id not in in_pass} - {""})
@@ -103,15 +155,18 @@ class StoreEventLookup:
         results = self._msearch(searches)
         # The ranked searches return ids only: the pass's stories share most of their
         # candidates, so each candidate's fields are fetched and parsed once, not per story.
-        wanted = sorted({h["_id"] for r in results[: len(owners)] for h in r})
-        docs = self._fetch_docs(wanted)
+        known = self._known.by_id
+        wanted = sorted({h["_id"] for r in results[: len(owners)] for h in r} - known.keys())
+        known.update(self._fetch_docs(wanted))
+        docs = known
         for sid, r in zip(owners, results, strict=False):
             self._candidates[sid] = [docs[h["_id"]] for h in r if h["_id"] in docs]
         if primaries:
             for h in results[-1]:
                 src = h["_source"]
                 self._stored_event[src["id"]] = src.get("event_id") or src["id"]
-        found = [c for cs in self._candidates.values() for c in cs]
+        # Each candidate once: a pass's stories share most of theirs.
+        found = list({c.id: c for cs in self._candidates.values() for c in cs}.values())
         for c in found:
             self._stored_event[c.id] = c.event_id
         self._stored_events |= set(self._stored_event.values())
@@ -127,20 +182,16 @@ class StoreEventLookup:
         self._fetch_bounds(sorted(self._stored_events))
 
     def _candidate_search(
-        self, query: list[str], weights: Weights, since: datetime
+        self, query: list[str], clauses: dict[str, dict[str, Any]], since: datetime
     ) -> dict[str, Any]:
         # Each shared term scores its weight, so the stories sharing the rarest evidence rank
         # first, as in `MemoryEventLookup`. track_total_hits off lets Lucene skip documents
         # that cannot reach the top.
-        should = [
-            {"constant_score": {"filter": {"term": {"event_terms": t}}, "boost": weights(t)}}
-            for t in query
-        ]
         return {
             "size": MAX_EVENT_CANDIDATES,
             "query": {
                 "bool": {
-                    "should": should,
+                    "should": [clauses[t] for t in query],
                     "minimum_should_match": 1,
                     "filter": [GROUPED, {"range": {"fetched_at": {"gte": iso(since)}}}],
                 }
@@ -263,7 +314,15 @@ class StoreEventLookup:
             root = self.memory.event_root(c.event_id)
             bounds = self.memory.event_bounds(root)
             start, end = bounds if bounds else (c.first_seen, c.first_seen)
-            out[c.id] = _with_event(c, root, start, end)
+            made = self._made.get(c.id)
+            if (
+                made is None
+                or made.event_id != root
+                or made.event_start != start
+                or made.event_end != end
+            ):
+                made = self._made[c.id] = _with_event(c, root, start, end)
+            out[c.id] = made
         return list(out.values())
 
     def event_of(self, story_id: str) -> str | None:
@@ -284,6 +343,13 @@ class StoreEventLookup:
 
     # ---- results -----------------------------------------------------------------------------
 
+    def next_pass(self) -> StoreEventLookup:
+        """A look-up for the next pass of the same grouping run, once this pass's groups are
+        written: it keeps the stored candidates read so far (their events as merged now), so
+        only stories it has not read are fetched. Only while the grouping lease is held."""
+        self._known.after_pass(self.relabels(), self._pass)
+        return StoreEventLookup(self.es, self.names, self.url, self._known)
+
     def final_event(self, event_id: str) -> str:
         """An event id as it stands after every merge of the pass."""
         return self.memory.event_root(event_id)
@@ -299,4 +365,9 @@ class StoreEventLookup:
 
 
 def _with_event(c: EventCandidate, event_id: str, start: datetime, end: datetime) -> EventCandidate:
-    return replace(c, event_id=event_id, event_start=start, event_end=end)
+    # A plain copy of the instance dict: `dataclasses.replace` re-runs `__init__` field by
+    # field, several times the cost, and candidates are re-labelled by the hundred thousand.
+    made = object.__new__(EventCandidate)
+    made.__dict__.update(vars(c))
+    made.event_id, made.event_start, made.event_end = event_id, start, end
+    return made
