@@ -245,8 +245,8 @@ class Weights:
         self._cut = 0.5 * math.log(2.0 + self.n)
         self._specific = _Specific(self._table, self._cut)
         self._totals: dict[int, tuple[frozenset[str], float]] = {}
-        # The last pair of term sets intersected: `_may_reach`, `score` and `_specific` read the
-        # same pair one after another, so it is intersected and summed once.
+        # The last pair of term sets intersected: callers of `score` and `shared` often read
+        # the same pair one after another, so it is intersected and summed once.
         self._pair: tuple[frozenset[str], frozenset[str], frozenset[str], float] | None = None
 
     def __call__(self, term: str) -> float:
@@ -339,15 +339,15 @@ class _Match:
     score: float
 
 
-def _eligible(story: Story, when: datetime, c: EventCandidate, span: timedelta) -> bool:
-    """Inside the event's span, and not the same recurring title from the same outlet."""
+def _eligible(story: Story, key: str, when: datetime, c: EventCandidate, span: timedelta) -> bool:
+    """Inside the event's span, and not the same recurring title (`key`, the story's title
+    key) from the same outlet."""
     if c.id == story.id:
         return False
     start = _utc(c.event_start) or when
     end = max(_utc(c.event_end) or start, _utc(c.first_seen) or start)
     if max(end, when) - min(start, when) > span:
         return False
-    key = story.title_key or title_key(story.title)
     return not (c.outlet == story.outlet and key and c.title_key == key)
 
 
@@ -365,7 +365,8 @@ def assign_event(
     seen = next((c for c in candidates if c.id == story.id), None)
     if seen is not None:
         return EventDecision(seen.event_id, None, "seen", 1.0, [], note="already stored")
-    eligible = [c for c in candidates if _eligible(story, when, c, span)]
+    key = story.title_key or title_key(story.title)
+    eligible = [c for c in candidates if _eligible(story, key, when, c, span)]
     if not eligible:
         return EventDecision(story.id, None, "new", 0.0, [])
     mine = _text_of(story)
@@ -390,19 +391,37 @@ def _matches(
     weights: Weights,
     when: datetime,
 ) -> tuple[list[_Match], list[str]]:
+    # One loop over the candidates with the story's sides looked up once: the bound, the
+    # score and the count of specific terms read the same shared terms, so they are
+    # intersected and summed once per candidate (the same sums, in the same order, as
+    # `score` and `Weights.shared`).
     matches: list[_Match] = []
     refused: list[str] = []
+    table = weights._table.__getitem__
+    specific = weights._specific.__getitem__
+    total = weights.total
+    sides = {True: mine.terms, False: mine.evidence}
+    totals = {True: total(mine.terms), False: total(mine.evidence)}
+    log2 = math.log(2.0)
     for c in eligible:
         other = texts[c.id]
-        same_lang = _same_language(story.lang, c.lang)
+        same_lang = not story.lang or not c.lang or story.lang == c.lang
         gap = when - (_utc(c.first_seen) or when)
         needed = _threshold(same_lang, c.outlet == story.outlet, gap)
-        if not _may_reach(mine, other, weights, same_lang, needed):
+        a = sides[same_lang]
+        b = other.terms if same_lang else other.evidence
+        common = a & b
+        shared = sum(map(table, common))
+        # A cheap upper bound on the score first: every term weighs at least log(2), so the
+        # other side weighs at least that many times; most candidates stop here.
+        low = totals[same_lang] + log2 * len(b)
+        if not low or 2 * shared / low < needed:
             continue
-        s = score(mine, other, weights, same_lang)
+        both = totals[same_lang] + total(b)
+        s = 2 * shared / both if both else 0.0
         if s < needed:
             continue
-        if _specific(mine, other, weights, same_lang) < MIN_SPECIFIC:
+        if sum(map(specific, common)) < MIN_SPECIFIC:
             continue
         if not mine.evidence & other.evidence:
             # Common words alone never make one event: two reports of one happening name
@@ -422,8 +441,8 @@ def _worth_reading_all(
     story: Story, mine: EventText, eligible: list[EventCandidate], weights: Weights, when: datetime
 ) -> list[EventCandidate]:
     """The candidates that may reach their threshold, judged on their stored terms before
-    their whole text is built (the bound of `_may_reach`); those without stored terms stay.
-    What is the same for every candidate of the story is looked up once."""
+    their whole text is built (the bound `_matches` applies first); those without stored
+    terms stay. What is the same for every candidate of the story is looked up once."""
     table = weights._table.__getitem__
     totals = {True: weights.total(mine.terms), False: weights.total(mine.evidence)}
     log2 = math.log(2.0)
@@ -449,25 +468,6 @@ def _worth_reading_all(
 
 def _is_evidence(term: str) -> bool:
     return not term.startswith("w:")
-
-
-def _may_reach(
-    mine: EventText, other: EventText, weights: Weights, same_lang: bool, needed: float
-) -> bool:
-    """A cheap upper bound on `score`: most candidates share too little to need the full sum."""
-    a, b = (mine.terms, other.terms) if same_lang else (mine.evidence, other.evidence)
-    shared = weights.shared(a, b)[1]
-    # Every term weighs at least log(2), so the other side weighs at least that many times.
-    low = weights.total(a) + math.log(2.0) * len(b)
-    return bool(low) and 2 * shared / low >= needed
-
-
-def _specific(mine: EventText, other: EventText, weights: Weights, same_lang: bool) -> int:
-    """How many shared terms are specific to an event: people, and rare terms."""
-    # The shared non-word terms are the shared evidence (`evidence` is `terms` less the `w:`
-    # words), so both cases are the intersection `score` summed, read from the weights' memo.
-    a, b = (mine.terms, other.terms) if same_lang else (mine.evidence, other.evidence)
-    return weights.specific(weights.shared(a, b)[0])
 
 
 def _join(matches: list[_Match], span: timedelta, when: datetime) -> EventDecision:

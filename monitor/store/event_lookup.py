@@ -56,6 +56,13 @@ EVENT_CANDIDATE_FIELDS = (
 # default limits (max_terms_count 65,536; a request's size).
 _CHUNK = 200
 _TERMS_PER_AGG = 1000
+# What `_msearch` keeps of each answer when only its hits are read.
+_HIT_FIELDS = [
+    "responses.status",
+    "responses.error",
+    "responses.hits.hits._id",
+    "responses.hits.hits._source",
+]
 # Ids per fetch of candidate fields (the server's max_result_window is 10,000).
 _PAGE = 5000
 
@@ -276,23 +283,33 @@ class StoreEventLookup:
 
     def _msearch(self, searches: list[dict[str, Any]], *, raw: bool = False) -> list[Any]:
         head = {"index": self.names.stories, "ignore_unavailable": True, "allow_no_indices": True}
+        # Hits are read for their id and source only: the server leaves out the rest (index
+        # name, score, sort values), a third of what the client parsed. `status` is in every
+        # answer, so no answer is dropped as empty and the answers stay in order.
+        keep = None if raw else _HIT_FIELDS
         out: list[Any] = []
         for i in range(0, len(searches), _CHUNK):
             chunk = searches[i : i + _CHUNK]
             body: list[dict[str, Any]] = []
             for s in chunk:
                 body += [head, s]
-            res = self.es.msearch(searches=body)
+            res = self.es.msearch(searches=body, filter_path=keep)
             self.requests += 1
             self.searches += len(chunk)
-            for r in res["responses"]:
+            responses = res["responses"]
+            if len(responses) != len(chunk):
+                raise StoreError(
+                    f"Elasticsearch at {self.url}: {len(responses)} answers to {len(chunk)} "
+                    "event candidate searches; check the server's version against newsmon's"
+                )
+            for r in responses:
                 if "error" in r:
                     raise StoreError(
                         f"Elasticsearch at {self.url}: event candidate search failed: "
                         f"{r['error'].get('reason', r['error'])}; run `newsmon init` to "
                         "upgrade the index mappings"
                     )
-                out.append(r if raw else r["hits"]["hits"])
+                out.append(r if raw else r.get("hits", {}).get("hits", []))
         return out
 
     # ---- EventIndex --------------------------------------------------------------------------
