@@ -11,6 +11,10 @@ grouping step places stories with (`monitor.dedupe.placing.place_event`).
 3. the first and latest report of every event those candidates belong to, and the weights
    of the candidates' own terms (the score compares both sides).
 
+The candidates' fields are fetched once per grouping run, not per pass: `next_pass` hands the
+next pass of the same `group_pending` call the candidates read so far, their events following
+this pass's merges (the grouping lease keeps every other writer of events out meanwhile).
+
 The decision then runs in memory in arrival order, with the pass's own stories (not
 searchable as grouped yet) in `memory`, exactly as `newsmon dedupe` runs it. Merges made by
 a bridging story are kept in `memory`'s union-find; `relabels` lists the stored events that
