@@ -60,6 +60,11 @@ EVENT_CANDIDATE_FIELDS = (
 # default limits (max_terms_count 65,536; a request's size).
 _CHUNK = 200
 _TERMS_PER_AGG = 1000
+# Terms per document-frequency aggregation: it visits every grouped story holding any of its
+# terms, and most hold one of the common ones, so each extra search visits most of the index
+# again; one search for a whole pass's terms (a few thousand) is cheapest. Under the server's
+# max_terms_count and search.max_buckets (both 65,536).
+_TERMS_PER_STATS = 16_384
 # What `_msearch` keeps of each answer when only its hits are read.
 _HIT_FIELDS = [
     "responses.status",
@@ -233,8 +238,8 @@ class StoreEventLookup:
         searches: list[dict[str, Any]] = []
         if total:
             searches.append({"size": 0, "track_total_hits": True, "query": GROUPED})
-        for i in range(0, len(terms), _TERMS_PER_AGG):
-            chunk = terms[i : i + _TERMS_PER_AGG]
+        for i in range(0, len(terms), _TERMS_PER_STATS):
+            chunk = terms[i : i + _TERMS_PER_STATS]
             n = len(chunk)
             searches.append(
                 {
