@@ -170,6 +170,39 @@ _CANDIDATE_TEXTS: dict[int, tuple[EventCandidate, EventText]] = {}
 _CANDIDATE_TEXTS_MAX = 4096
 
 
+def _candidate_covers(c: EventCandidate) -> frozenset[str]:
+    """What the decision may weigh of a candidate: its stored terms and the words of its
+    names, or its whole text's `covers` when no terms are stored (same as `event_text`)."""
+    if c.terms is None:
+        return _candidate_text(c).covers
+    hit = _CANDIDATE_COVERS.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1]
+    covers = c.terms | name_words(c.people, c.orgs, c.places)
+    if len(_CANDIDATE_COVERS) >= _CANDIDATE_TEXTS_MAX:
+        _CANDIDATE_COVERS.clear()
+    _CANDIDATE_COVERS[id(c)] = (c, covers)
+    return covers
+
+
+def _candidate_evidence(c: EventCandidate, terms: frozenset[str]) -> frozenset[str]:
+    """The stored terms of a candidate less its words (what counts across languages)."""
+    hit = _CANDIDATE_EVIDENCE.get(id(c))
+    if hit is not None and hit[0] is c:
+        return hit[1]
+    evidence = frozenset(t for t in terms if _is_evidence(t))
+    if len(_CANDIDATE_EVIDENCE) >= _CANDIDATE_TEXTS_MAX:
+        _CANDIDATE_EVIDENCE.clear()
+    _CANDIDATE_EVIDENCE[id(c)] = (c, evidence)
+    return evidence
+
+
+# The same, by identity, for a candidate's covers and its stored evidence terms: a candidate
+# comes back for many stories of one pass, and its name words are not in `event_text`'s cache.
+_CANDIDATE_COVERS: dict[int, tuple[EventCandidate, frozenset[str]]] = {}
+_CANDIDATE_EVIDENCE: dict[int, tuple[EventCandidate, frozenset[str]]] = {}
+
+
 class _Table(dict[str, float]):
     """Term -> weight, each computed on first use (a dict lookup after that, not a call)."""
 
@@ -212,8 +245,8 @@ class Weights:
         self._cut = 0.5 * math.log(2.0 + self.n)
         self._specific = _Specific(self._table, self._cut)
         self._totals: dict[int, tuple[frozenset[str], float]] = {}
-        # The last pair of term sets intersected: `_may_reach`, `score` and `_specific` read the
-        # same pair one after another, so it is intersected and summed once.
+        # The last pair of term sets intersected: callers of `score` and `shared` often read
+        # the same pair one after another, so it is intersected and summed once.
         self._pair: tuple[frozenset[str], frozenset[str], frozenset[str], float] | None = None
 
     def __call__(self, term: str) -> float:
@@ -306,15 +339,15 @@ class _Match:
     score: float
 
 
-def _eligible(story: Story, when: datetime, c: EventCandidate, span: timedelta) -> bool:
-    """Inside the event's span, and not the same recurring title from the same outlet."""
+def _eligible(story: Story, key: str, when: datetime, c: EventCandidate, span: timedelta) -> bool:
+    """Inside the event's span, and not the same recurring title (`key`, the story's title
+    key) from the same outlet."""
     if c.id == story.id:
         return False
     start = _utc(c.event_start) or when
     end = max(_utc(c.event_end) or start, _utc(c.first_seen) or start)
     if max(end, when) - min(start, when) > span:
         return False
-    key = story.title_key or title_key(story.title)
     return not (c.outlet == story.outlet and key and c.title_key == key)
 
 
@@ -332,19 +365,17 @@ def assign_event(
     seen = next((c for c in candidates if c.id == story.id), None)
     if seen is not None:
         return EventDecision(seen.event_id, None, "seen", 1.0, [], note="already stored")
-    eligible = [c for c in candidates if _eligible(story, when, c, span)]
+    key = story.title_key or title_key(story.title)
+    eligible = [c for c in candidates if _eligible(story, key, when, c, span)]
     if not eligible:
         return EventDecision(story.id, None, "new", 0.0, [])
     mine = _text_of(story)
     # Every term the score, the bound and the headline check can read: a text's `covers` are
     # its event terms plus the words of its tagged names.
     wanted = set(mine.covers)
-    for c in eligible:
-        wanted |= c.terms if c.terms is not None else _candidate_text(c).covers
-        if c.terms is not None:
-            wanted |= name_words(c.people, c.orgs, c.places)
+    wanted.update(*map(_candidate_covers, eligible))
     weights = Weights(lookup.term_stats(sorted(wanted)))
-    eligible = [c for c in eligible if _worth_reading(story, mine, c, weights, when)]
+    eligible = _worth_reading_all(story, mine, eligible, weights, when)
     texts = {c.id: _candidate_text(c) for c in eligible}
     matches, refused = _matches(story, mine, eligible, texts, weights, when)
     if not matches:
@@ -360,19 +391,37 @@ def _matches(
     weights: Weights,
     when: datetime,
 ) -> tuple[list[_Match], list[str]]:
+    # One loop over the candidates with the story's sides looked up once: the bound, the
+    # score and the count of specific terms read the same shared terms, so they are
+    # intersected and summed once per candidate (the same sums, in the same order, as
+    # `score` and `Weights.shared`).
     matches: list[_Match] = []
     refused: list[str] = []
+    table = weights._table.__getitem__
+    specific = weights._specific.__getitem__
+    total = weights.total
+    sides = {True: mine.terms, False: mine.evidence}
+    totals = {True: total(mine.terms), False: total(mine.evidence)}
+    log2 = math.log(2.0)
     for c in eligible:
         other = texts[c.id]
-        same_lang = _same_language(story.lang, c.lang)
+        same_lang = not story.lang or not c.lang or story.lang == c.lang
         gap = when - (_utc(c.first_seen) or when)
         needed = _threshold(same_lang, c.outlet == story.outlet, gap)
-        if not _may_reach(mine, other, weights, same_lang, needed):
+        a = sides[same_lang]
+        b = other.terms if same_lang else other.evidence
+        common = a & b
+        shared = sum(map(table, common))
+        # A cheap upper bound on the score first: every term weighs at least log(2), so the
+        # other side weighs at least that many times; most candidates stop here.
+        low = totals[same_lang] + log2 * len(b)
+        if not low or 2 * shared / low < needed:
             continue
-        s = score(mine, other, weights, same_lang)
+        both = totals[same_lang] + total(b)
+        s = 2 * shared / both if both else 0.0
         if s < needed:
             continue
-        if _specific(mine, other, weights, same_lang) < MIN_SPECIFIC:
+        if sum(map(specific, common)) < MIN_SPECIFIC:
             continue
         if not mine.evidence & other.evidence:
             # Common words alone never make one event: two reports of one happening name
@@ -388,43 +437,37 @@ def _matches(
     return matches, refused
 
 
-def _worth_reading(
-    story: Story, mine: EventText, c: EventCandidate, weights: Weights, when: datetime
-) -> bool:
-    """`_may_reach` on the candidate's stored terms, before its whole text is built."""
-    if c.terms is None:
-        return True
-    same_lang = _same_language(story.lang, c.lang)
-    gap = when - (_utc(c.first_seen) or when)
-    needed = _threshold(same_lang, c.outlet == story.outlet, gap)
-    a = mine.terms if same_lang else mine.evidence
-    b = c.terms if same_lang else frozenset(t for t in c.terms if _is_evidence(t))
-    shared = weights.shared(a, b)[1]
-    low = weights.total(a) + math.log(2.0) * len(b)
-    return bool(low) and 2 * shared / low >= needed
+def _worth_reading_all(
+    story: Story, mine: EventText, eligible: list[EventCandidate], weights: Weights, when: datetime
+) -> list[EventCandidate]:
+    """The candidates that may reach their threshold, judged on their stored terms before
+    their whole text is built (the bound `_matches` applies first); those without stored
+    terms stay. What is the same for every candidate of the story is looked up once."""
+    table = weights._table.__getitem__
+    totals = {True: weights.total(mine.terms), False: weights.total(mine.evidence)}
+    log2 = math.log(2.0)
+    out: list[EventCandidate] = []
+    for c in eligible:
+        terms = c.terms
+        if terms is None:
+            out.append(c)
+            continue
+        same_lang = not story.lang or not c.lang or story.lang == c.lang
+        gap = when - (_utc(c.first_seen) or when)
+        needed = _threshold(same_lang, c.outlet == story.outlet, gap)
+        if same_lang:
+            a, b = mine.terms, terms
+        else:
+            a, b = mine.evidence, _candidate_evidence(c, terms)
+        shared = sum(map(table, a & b))
+        low = totals[same_lang] + log2 * len(b)
+        if low and 2 * shared / low >= needed:
+            out.append(c)
+    return out
 
 
 def _is_evidence(term: str) -> bool:
     return not term.startswith("w:")
-
-
-def _may_reach(
-    mine: EventText, other: EventText, weights: Weights, same_lang: bool, needed: float
-) -> bool:
-    """A cheap upper bound on `score`: most candidates share too little to need the full sum."""
-    a, b = (mine.terms, other.terms) if same_lang else (mine.evidence, other.evidence)
-    shared = weights.shared(a, b)[1]
-    # Every term weighs at least log(2), so the other side weighs at least that many times.
-    low = weights.total(a) + math.log(2.0) * len(b)
-    return bool(low) and 2 * shared / low >= needed
-
-
-def _specific(mine: EventText, other: EventText, weights: Weights, same_lang: bool) -> int:
-    """How many shared terms are specific to an event: people, and rare terms."""
-    # The shared non-word terms are the shared evidence (`evidence` is `terms` less the `w:`
-    # words), so both cases are the intersection `score` summed, read from the weights' memo.
-    a, b = (mine.terms, other.terms) if same_lang else (mine.evidence, other.evidence)
-    return weights.specific(weights.shared(a, b)[0])
 
 
 def _join(matches: list[_Match], span: timedelta, when: datetime) -> EventDecision:

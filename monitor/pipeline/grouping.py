@@ -87,13 +87,17 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
     """Group every pending story, pass by pass, holding the grouping lease."""
     report: dict[str, Any] = {"grouped": 0, "clustered": 0, "passes": 0, "errors": []}
     holder = holder_id()
+    events: StoreEventLookup | None = None
     try:
         with store.leases.held(GROUPING_LEASE, holder, ttl=LEASE_TTL, wait=LEASE_WAIT):
             while True:
                 pending = store.stories.pending(PASS_SIZE)
                 if not pending:
                     break
-                lookup, events = store.lookup(), store.event_lookup()
+                lookup = store.lookup()
+                # Event candidates one pass read are read again by the next (a backlog's
+                # stories report the same events): kept while the lease keeps others out.
+                events = store.event_lookup() if events is None else events.next_pass()
                 decide_groups(pending, lookup, window_days, events)
                 # Stored members of merged events move first: if that fails, the pass's
                 # stories stay pending and the retried pass merges again (idempotent).

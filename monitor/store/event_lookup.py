@@ -11,6 +11,10 @@ grouping step places stories with (`monitor.dedupe.placing.place_event`).
 3. the first and latest report of every event those candidates belong to, and the weights
    of the candidates' own terms (the score compares both sides).
 
+The candidates' fields are fetched once per grouping run, not per pass: `next_pass` hands the
+next pass of the same `group_pending` call the candidates read so far, their events following
+this pass's merges (the grouping lease keeps every other writer of events out meanwhile).
+
 The decision then runs in memory in arrival order, with the pass's own stories (not
 searchable as grouped yet) in `memory`, exactly as `newsmon dedupe` runs it. Merges made by
 a bridging story are kept in `memory`'s union-find; `relabels` lists the stored events that
@@ -19,7 +23,7 @@ must take a new id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,16 +60,67 @@ EVENT_CANDIDATE_FIELDS = (
 # default limits (max_terms_count 65,536; a request's size).
 _CHUNK = 200
 _TERMS_PER_AGG = 1000
+# Terms per document-frequency aggregation: it visits every grouped story holding any of its
+# terms, and most hold one of the common ones, so each extra search visits most of the index
+# again; one search for a whole pass's terms (a few thousand) is cheapest. Under the server's
+# max_terms_count and search.max_buckets (both 65,536).
+_TERMS_PER_STATS = 16_384
+# What `_msearch` keeps of each answer when only its hits are read.
+_HIT_FIELDS = [
+    "responses.status",
+    "responses.error",
+    "responses.hits.hits._id",
+    "responses.hits.hits._source",
+]
 # Ids per fetch of candidate fields (the server's max_result_window is 10,000).
 _PAGE = 5000
+
+
+class _Known:
+    """Stored candidates read by earlier passes of one `group_pending` call, by story id.
+
+    The grouping lease is held across the passes, so only this process changes the events of
+    grouped stories meanwhile: a candidate read once stays right if its event id follows the
+    pass's merges (`after_pass`). The pass's own stories are forgotten, so a story grouped
+    again (its text revised) is read afresh.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, EventCandidate] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def after_pass(self, relabels: dict[str, str], grouped: Iterable[str]) -> None:
+        """Follow the pass's merges (old event id -> final id); forget the pass's stories."""
+        for sid in grouped:
+            self.by_id.pop(sid, None)
+        if not relabels:
+            return
+        for sid, c in self.by_id.items():
+            new = relabels.get(c.event_id)
+            if new is not None:
+                self.by_id[sid] = replace(c, event_id=new)
 
 
 class StoreEventLookup:
     """Event candidates prefetched from the stories index, merged with the pass's own."""
 
-    def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        names: IndexNames,
+        url: str,
+        known: _Known | None = None,
+    ) -> None:
         self.es, self.names, self.url = client, names, url
+        self._known = known if known is not None else _Known()
+        self._pass: list[str] = []  # the ids of the pass's stories
         self.memory = MemoryEventLookup()
+        # Stored candidate id -> the candidate as last handed out with its event's current id
+        # and bounds: stories share most of their candidates, and the event of most of them
+        # does not change between two decisions.
+        self._made: dict[str, EventCandidate] = {}
         self._stories = 0  # grouped stories stored
         self._df: dict[str, int] = {}
         self._candidates: dict[str, list[EventCandidate]] = {}  # per pass story id
@@ -79,16 +134,29 @@ class StoreEventLookup:
     @translated
     def prefetch(self, stories: Sequence[Story], span: timedelta = EVENT_SPAN) -> None:
         """Fetch what every story of the pass needs to be placed in its event."""
+        self._pass = [s.id for s in stories]
         terms = {s.id: event_terms(s) for s in stories}
         self._fetch_stats(sorted({t for ts in terms.values() for t in ts}), total=True)
         weights = Weights(TermStats(self._stories, self._df))
+        # One clause object per term for the whole pass: the pass's stories share most of
+        # their terms, and serialising a shared dict costs what a fresh one does without the
+        # allocations (which were most of the cost of building the searches).
+        clauses: dict[str, dict[str, Any]] = {}
+        rank: dict[str, tuple[float, str]] = {}
+        for t, n in self._df.items():
+            if n > 0:
+                w = weights(t)
+                rank[t] = (-w, t)
+                clauses[t] = {
+                    "constant_score": {"filter": {"term": {"event_terms": t}}, "boost": w}
+                }
         searches: list[dict[str, Any]] = []
         owners: list[str] = []
         for s in stories:
-            held = [t for t in terms[s.id] if self._df.get(t, 0) > 0]
-            query = sorted(held, key=lambda t: (-weights(t), t))[:QUERY_TERMS]
+            held = [t for t in terms[s.id] if t in rank]
+            query = sorted(held, key=rank.__getitem__)[:QUERY_TERMS]
             if query:
-                searches.append(self._candidate_search(query, weights, s.fetched_at - span))
+                searches.append(self._candidate_search(query, clauses, s.fetched_at - span))
                 owners.append(s.id)
         in_pass = {s.id for s in stories}
         primaries = sorted({s.cluster_id for s in stories if s.cluster_id not in in_pass} - {""})
@@ -103,15 +171,18 @@ class StoreEventLookup:
         results = self._msearch(searches)
         # The ranked searches return ids only: the pass's stories share most of their
         # candidates, so each candidate's fields are fetched and parsed once, not per story.
-        wanted = sorted({h["_id"] for r in results[: len(owners)] for h in r})
-        docs = self._fetch_docs(wanted)
+        known = self._known.by_id
+        wanted = sorted({h["_id"] for r in results[: len(owners)] for h in r} - known.keys())
+        known.update(self._fetch_docs(wanted))
+        docs = known
         for sid, r in zip(owners, results, strict=False):
             self._candidates[sid] = [docs[h["_id"]] for h in r if h["_id"] in docs]
         if primaries:
             for h in results[-1]:
                 src = h["_source"]
                 self._stored_event[src["id"]] = src.get("event_id") or src["id"]
-        found = [c for cs in self._candidates.values() for c in cs]
+        # Each candidate once: a pass's stories share most of theirs.
+        found = list({c.id: c for cs in self._candidates.values() for c in cs}.values())
         for c in found:
             self._stored_event[c.id] = c.event_id
         self._stored_events |= set(self._stored_event.values())
@@ -127,20 +198,16 @@ class StoreEventLookup:
         self._fetch_bounds(sorted(self._stored_events))
 
     def _candidate_search(
-        self, query: list[str], weights: Weights, since: datetime
+        self, query: list[str], clauses: dict[str, dict[str, Any]], since: datetime
     ) -> dict[str, Any]:
         # Each shared term scores its weight, so the stories sharing the rarest evidence rank
         # first, as in `MemoryEventLookup`. track_total_hits off lets Lucene skip documents
         # that cannot reach the top.
-        should = [
-            {"constant_score": {"filter": {"term": {"event_terms": t}}, "boost": weights(t)}}
-            for t in query
-        ]
         return {
             "size": MAX_EVENT_CANDIDATES,
             "query": {
                 "bool": {
-                    "should": should,
+                    "should": [clauses[t] for t in query],
                     "minimum_should_match": 1,
                     "filter": [GROUPED, {"range": {"fetched_at": {"gte": iso(since)}}}],
                 }
@@ -171,8 +238,8 @@ class StoreEventLookup:
         searches: list[dict[str, Any]] = []
         if total:
             searches.append({"size": 0, "track_total_hits": True, "query": GROUPED})
-        for i in range(0, len(terms), _TERMS_PER_AGG):
-            chunk = terms[i : i + _TERMS_PER_AGG]
+        for i in range(0, len(terms), _TERMS_PER_STATS):
+            chunk = terms[i : i + _TERMS_PER_STATS]
             n = len(chunk)
             searches.append(
                 {
@@ -225,23 +292,33 @@ class StoreEventLookup:
 
     def _msearch(self, searches: list[dict[str, Any]], *, raw: bool = False) -> list[Any]:
         head = {"index": self.names.stories, "ignore_unavailable": True, "allow_no_indices": True}
+        # Hits are read for their id and source only: the server leaves out the rest (index
+        # name, score, sort values), a third of what the client parsed. `status` is in every
+        # answer, so no answer is dropped as empty and the answers stay in order.
+        keep = None if raw else _HIT_FIELDS
         out: list[Any] = []
         for i in range(0, len(searches), _CHUNK):
             chunk = searches[i : i + _CHUNK]
             body: list[dict[str, Any]] = []
             for s in chunk:
                 body += [head, s]
-            res = self.es.msearch(searches=body)
+            res = self.es.msearch(searches=body, filter_path=keep)
             self.requests += 1
             self.searches += len(chunk)
-            for r in res["responses"]:
+            responses = res["responses"]
+            if len(responses) != len(chunk):
+                raise StoreError(
+                    f"Elasticsearch at {self.url}: {len(responses)} answers to {len(chunk)} "
+                    "event candidate searches; check the server's version against newsmon's"
+                )
+            for r in responses:
                 if "error" in r:
                     raise StoreError(
                         f"Elasticsearch at {self.url}: event candidate search failed: "
                         f"{r['error'].get('reason', r['error'])}; run `newsmon init` to "
                         "upgrade the index mappings"
                     )
-                out.append(r if raw else r["hits"]["hits"])
+                out.append(r if raw else r.get("hits", {}).get("hits", []))
         return out
 
     # ---- EventIndex --------------------------------------------------------------------------
@@ -263,7 +340,15 @@ class StoreEventLookup:
             root = self.memory.event_root(c.event_id)
             bounds = self.memory.event_bounds(root)
             start, end = bounds if bounds else (c.first_seen, c.first_seen)
-            out[c.id] = _with_event(c, root, start, end)
+            made = self._made.get(c.id)
+            if (
+                made is None
+                or made.event_id != root
+                or made.event_start != start
+                or made.event_end != end
+            ):
+                made = self._made[c.id] = _with_event(c, root, start, end)
+            out[c.id] = made
         return list(out.values())
 
     def event_of(self, story_id: str) -> str | None:
@@ -284,6 +369,13 @@ class StoreEventLookup:
 
     # ---- results -----------------------------------------------------------------------------
 
+    def next_pass(self) -> StoreEventLookup:
+        """A look-up for the next pass of the same grouping run, once this pass's groups are
+        written: it keeps the stored candidates read so far (their events as merged now), so
+        only stories it has not read are fetched. Only while the grouping lease is held."""
+        self._known.after_pass(self.relabels(), self._pass)
+        return StoreEventLookup(self.es, self.names, self.url, self._known)
+
     def final_event(self, event_id: str) -> str:
         """An event id as it stands after every merge of the pass."""
         return self.memory.event_root(event_id)
@@ -299,4 +391,9 @@ class StoreEventLookup:
 
 
 def _with_event(c: EventCandidate, event_id: str, start: datetime, end: datetime) -> EventCandidate:
-    return replace(c, event_id=event_id, event_start=start, event_end=end)
+    # A plain copy of the instance dict: `dataclasses.replace` re-runs `__init__` field by
+    # field, several times the cost, and candidates are re-labelled by the hundred thousand.
+    made = object.__new__(EventCandidate)
+    made.__dict__.update(vars(c))
+    made.event_id, made.event_start, made.event_end = event_id, start, end
+    return made

@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 from monitor.dedupe import dedupe_records
 from monitor.dedupe.records import record_to_story
 from monitor.models import Story
+from monitor.pipeline import grouping
 from monitor.pipeline.grouping import group_pending
 from monitor.pipeline.polling import tag_stories
 from monitor.resources import index_template
@@ -83,6 +84,34 @@ def test_pipeline_events_equal_newsmon_dedupe_events(
     got = _pipeline_events(store, stories, tagger, runs)
     assert got == expected
     # Not trivially equal: some reports were joined into events of other stories.
+    assert len(set(got.values())) < len(got)
+
+
+@pytest.mark.parametrize(("path", "pass_size"), [(DEV_SET, 7), (REALWORLD, 30)], ids=["dev", "rw"])
+def test_one_grouping_run_of_many_passes_gives_newsmon_dedupe_events(
+    store: Store, tagger: Tagger, monkeypatch: pytest.MonkeyPatch, path: Path, pass_size: int
+) -> None:
+    # Every story pending at once, grouped by one `group_pending` call in small passes: each
+    # pass reuses the stored candidates earlier passes read (their events followed through
+    # the merges), and the events must be those of one in-memory run all the same.
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the shared corpus must be beside the repository")
+    monkeypatch.setattr(grouping, "PASS_SIZE", pass_size)
+    rows = _rows(path)
+    stories = sorted((record_to_story(r, NOW) for r in rows), key=_arrival)
+    by_id = {r["id"]: r for r in rows}
+    expected = {
+        o["id"]: o["event_id"] for o in dedupe_records([by_id[s.id] for s in stories], NOW, tagger)
+    }
+    tag_stories(stories, tagger)
+    assert store.stories.index(stories, now=NOW).errors == []
+    report = group_pending(store, window_days=7, now=NOW)
+    assert report["errors"] == [], report
+    assert report["passes"] == -(-len(stories) // pass_size)
+    store.refresh()
+    res = store.es.search(index=store.names.stories, size=10_000, source=["id", "event_id"])
+    got = {h["_source"]["id"]: h["_source"]["event_id"] for h in res["hits"]["hits"]}
+    assert got == expected
     assert len(set(got.values())) < len(got)
 
 
@@ -189,6 +218,31 @@ def test_a_bridging_report_merges_two_stored_events_and_moves_every_member(
     assert store.events.relabel_events({"b": "a"}) == []
     store.refresh()
     assert {s.id: s.event_id for s in store.stories.get(list(after))} == after
+
+
+def test_a_later_pass_of_one_run_sees_the_merge_an_earlier_pass_made(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One story per pass, all in one `group_pending` call: the pass of `late` reuses the
+    # candidates b and b-copy as read before the bridge merged their event into a, so it
+    # must see them in event a, as the stored documents now say.
+    monkeypatch.setattr(grouping, "PASS_SIZE", 1)
+    late = _plain(
+        "late",
+        3,
+        "Outlet E",
+        "Fidan urges every state to back the South Africa case",
+        "Hakan Fidan, in Ankara with his Malaysian counterpart, urged every state to back the "
+        "South Africa case, calling it a test for international law.",
+    )
+    stories = [*bridge_scenario(), late]
+    assert store.stories.index(stories, now=NOW).errors == []
+    report = group_pending(store, window_days=7, now=NOW)
+    assert report["errors"] == []
+    assert (report["passes"], report["events_merged"]) == (5, 1)
+    store.refresh()
+    got = {s.id: s.event_id for s in store.stories.get([s.id for s in stories])}
+    assert got == dict.fromkeys(["a", "b", "b-copy", "bridge", "late"], "a")
 
 
 def _edition(i: int, outlet: str, hours: float, title: str, summary: str) -> dict[str, Any]:
