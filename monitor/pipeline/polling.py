@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -327,9 +327,16 @@ def _add_counts(total: dict[str, Any], step: dict[str, Any]) -> None:
         total[k] = total[k] + v if k in total else v
 
 
-def _index_new(store: Store, settings: Settings, b: _Batch, tagger: Tagger, now: datetime) -> _Step:
+def _index_new(
+    store: Store, settings: Settings, b: _Batch, tagger_of: Callable[[], Tagger], now: datetime
+) -> _Step:
     """Tag and index the stories of `b` not stored yet (their full text first, for full-text
     feeds), count each feed's new ones, and version the known ones whose text changed."""
+    if not b.stories:
+        # Every feed of the step answered 304, was unchanged or failed: nothing to look up,
+        # tag or index (and no taxonomy to compile, a second and a half of a 304 poll).
+        return _Step(set(), set(), [], {}, {})
+    tagger = tagger_of()
     existing = store.stories.locate([s.id for s in b.stories])
     fresh: dict[str, Story] = {}
     for s in sorted(b.stories, key=_arrival_key):
@@ -379,7 +386,6 @@ def poll(
         allow_private=settings.allow_private_feeds,
     )
     b = _Batch(settings, states)
-    tagger = tagger_for(settings)
     created: set[str] = set()
     unstored_feeds: set[str] = set()
     index_errors: list[str] = []
@@ -393,7 +399,7 @@ def poll(
             # Parsed: the body is not needed again, and a thousand feeds' bodies add up.
             res.body = None
         seen += len(b.stories)
-        step = _index_new(store, settings, b, tagger, now)
+        step = _index_new(store, settings, b, partial(tagger_for, settings), now)
         _add_counts(fulltext, step.fulltext)
         _add_counts(updates, step.updates)
         created |= step.created
