@@ -44,6 +44,10 @@ __all__ = ["BatchLookup"]
 _TERMS = 16_384
 # Hits per page of a key or band search (the server's max_result_window is 10,000).
 _PAGE = 5_000
+# Band matches per page: each match carries all 128 of its bands, so a page is reduced to the
+# pass's bands before the next is read. 5,000-hit pages of every band chunk at once were the
+# peak of a first poll's memory (a pass's union matches thousands of stored stories).
+_BAND_PAGE = 1_000
 _BAND_FIELDS = ["id", "lsh_bands", "fetched_at"]
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
@@ -105,12 +109,21 @@ class BatchLookup:
         window = {"range": {"fetched_at": {"gte": iso(start)}}}
         for chunk in _chunks(bands):
             query = {"bool": {"filter": [GROUPED, window, {"terms": {"lsh_bands": chunk}}]}}
-            searches.append(("b", {"query": query, "_source": _BAND_FIELDS}))
+            searches.append(("b", {"query": query, "_source": _BAND_FIELDS, "size": _BAND_PAGE}))
         exact: dict[str, dict[str, Any]] = {}
-        matches: dict[str, dict[str, Any]] = {}
+        # Per band match: when it was first seen, and which of the pass's bands it holds (its
+        # other bands are most of its postings and are dropped page by page).
+        wanted = set(bands)
+        matches: dict[str, tuple[datetime, list[str]]] = {}
         for kind, hits in self._search_all(searches):
             for h in hits:
-                (exact if kind == "x" else matches)[h["_id"]] = h["_source"]
+                if kind == "x":
+                    exact[h["_id"]] = h["_source"]
+                elif h["_id"] not in matches:
+                    src = h["_source"]
+                    seen = parse_dt(src.get("fetched_at")) or _LATEST
+                    held = wanted.intersection(src.get("lsh_bands") or ())
+                    matches[h["_id"]] = (seen, list(held))
         for src in exact.values():
             self._keep(candidate_from_doc(src))
         self.band_matches += len(matches)
@@ -142,22 +155,18 @@ class BatchLookup:
         self,
         stories: Sequence[Story],
         since: dict[str, datetime],
-        matches: dict[str, dict[str, Any]],
+        matches: dict[str, tuple[datetime, list[str]]],
     ) -> dict[tuple[str, ...], list[str]]:
         """Per distinct band set, the ids of the stored stories it keeps as band candidates."""
         # Number the matches earliest seen first (ids break ties), the order the decision ranks
         # equal band counts in (`decision._ranked`): a stable sort by count then keeps it.
-        rows = sorted(
-            ((parse_dt(src.get("fetched_at")) or _LATEST, sid) for sid, src in matches.items())
-        )
+        rows = sorted((first, sid) for sid, (first, _held) in matches.items())
         ids = [sid for _t, sid in rows]
         seen = np.array([t.timestamp() for t, _sid in rows], dtype=np.float64)
         slot = {sid: i for i, sid in enumerate(ids)}
-        # Only the bands of the pass count; a match's other bands are most of its postings.
-        wanted = {b for s in stories for b in s.lsh_bands}
         lists: dict[str, list[int]] = {}
-        for sid, src in matches.items():
-            for b in wanted.intersection(src.get("lsh_bands") or ()):
+        for sid, (_first, held) in matches.items():
+            for b in held:
                 lists.setdefault(b, []).append(slot[sid])
         postings = {b: np.array(v, dtype=np.int32) for b, v in lists.items()}
         chosen: dict[tuple[str, ...], list[str]] = {}
@@ -183,23 +192,27 @@ class BatchLookup:
         if not searches:
             return
         head = {"index": self.names.stories, "ignore_unavailable": True, "allow_no_indices": True}
-        page = {"size": _PAGE, "sort": [{"id": "asc"}], "track_total_hits": False}
+        page: dict[str, Any] = {"size": _PAGE, "sort": [{"id": "asc"}], "track_total_hits": False}
         body: list[dict[str, Any]] = []
         for _kind, s in searches:
-            body += [head, s | page]
+            body += [head, page | s]
         res = self.es.msearch(searches=body)
         self.requests += 1
         self.searches += len(searches)
-        for (kind, s), r in zip(searches, res["responses"], strict=True):
-            hits = self._hits(r)
+        responses = res["responses"]
+        del res  # each first page is dropped once read, not kept until the last one is
+        for i, (kind, s) in enumerate(searches):
+            hits = self._hits(responses[i])
+            responses[i] = None
+            size = int(s.get("size", _PAGE))
             yield kind, hits
-            while len(hits) == _PAGE:
+            while len(hits) == size:
                 more = self.es.search(
                     index=self.names.stories,
                     search_after=hits[-1]["sort"],
                     ignore_unavailable=True,
                     allow_no_indices=True,
-                    **(s | page),
+                    **(page | s),
                 )
                 self.requests += 1
                 self.searches += 1
