@@ -57,7 +57,7 @@ def _words(s: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def _tokens(s: str) -> tuple[str, ...]:
     # A story's title and summary are tokenised once and read by the title key, the MinHash
-    # shingles, the event text and the copy comparison; a grouping pass (500 stories) and its
+    # shingles, the event text and the copy comparison; a grouping pass (250 stories) and its
     # candidates fit in the cache.
     return tuple(_WORD.findall(_folded(s)))
 

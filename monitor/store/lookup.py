@@ -40,7 +40,7 @@ from monitor.store.names import IndexNames
 __all__ = ["BatchLookup"]
 
 # Terms per `terms` query: well under the server's index.max_terms_count (65,536); a pass of
-# 500 stories carries up to 64,000 bands.
+# 250 stories (grouping.PASS_SIZE) carries up to 32,000 bands.
 _TERMS = 16_384
 # Hits per page of a key or band search (the server's max_result_window is 10,000).
 _PAGE = 5_000

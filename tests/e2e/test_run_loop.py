@@ -27,6 +27,10 @@ def _lease_holder(es: Elasticsearch, prefix: str) -> str | None:
         raise
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_second_loop_on_one_prefix_refuses_in_one_line(
     tmp_path: Path, newsmon_env: dict[str, str], es_client: Elasticsearch
 ) -> None:
@@ -38,6 +42,9 @@ def test_second_loop_on_one_prefix_refuses_in_one_line(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # The loop is stopped with Ctrl-C (SIGINT) below; a suite started in the background of
+        # a non-interactive shell (`make test &`) hands its children SIGINT ignored.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 60
