@@ -376,8 +376,7 @@ def assign_event(
     wanted.update(*map(_candidate_covers, eligible))
     weights = Weights(lookup.term_stats(sorted(wanted)))
     eligible = _worth_reading_all(story, mine, eligible, weights, when)
-    texts = {c.id: _candidate_text(c) for c in eligible}
-    matches, refused = _matches(story, mine, eligible, texts, weights, when)
+    matches, refused = _matches(story, mine, eligible, weights, when)
     if not matches:
         return EventDecision(story.id, None, "new", 0.0, [], note="; ".join(refused))
     return _join(matches, span, when)
@@ -387,14 +386,15 @@ def _matches(
     story: Story,
     mine: EventText,
     eligible: list[EventCandidate],
-    texts: dict[str, EventText],
     weights: Weights,
     when: datetime,
 ) -> tuple[list[_Match], list[str]]:
     # One loop over the candidates with the story's sides looked up once: the bound, the
     # score and the count of specific terms read the same shared terms, so they are
     # intersected and summed once per candidate (the same sums, in the same order, as
-    # `score` and `Weights.shared`).
+    # `score` and `Weights.shared`). A candidate's whole text (headline, facts) is built only
+    # for the few that pass the score: its stored terms are what the score reads (`retag`
+    # rewrites them with its entities), and building texts was most of the decision's cost.
     matches: list[_Match] = []
     refused: list[str] = []
     table = weights._table.__getitem__
@@ -404,12 +404,17 @@ def _matches(
     totals = {True: total(mine.terms), False: total(mine.evidence)}
     log2 = math.log(2.0)
     for c in eligible:
-        other = texts[c.id]
+        other: EventText | None = None
+        if c.terms is None:
+            other = _candidate_text(c)
+            terms, evidence = other.terms, other.evidence
+        else:
+            terms, evidence = c.terms, _candidate_evidence(c, c.terms)
         same_lang = not story.lang or not c.lang or story.lang == c.lang
         gap = when - (_utc(c.first_seen) or when)
         needed = _threshold(same_lang, c.outlet == story.outlet, gap)
         a = sides[same_lang]
-        b = other.terms if same_lang else other.evidence
+        b = terms if same_lang else evidence
         common = a & b
         shared = sum(map(table, common))
         # A cheap upper bound on the score first: every term weighs at least log(2), so the
@@ -423,10 +428,12 @@ def _matches(
             continue
         if sum(map(specific, common)) < MIN_SPECIFIC:
             continue
-        if not mine.evidence & other.evidence:
+        if not mine.evidence & evidence:
             # Common words alone never make one event: two reports of one happening name
             # at least one of its people, organisations, places, numbers or dates.
             continue
+        if other is None:
+            other = _candidate_text(c)
         if same_lang and headline_cover(mine, other, weights) < HEADLINE_COVER:
             continue
         why = _conflict(mine, other)
