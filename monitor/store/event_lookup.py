@@ -77,24 +77,38 @@ _PAGE = 5000
 
 
 class _Known:
-    """Stored candidates read by earlier passes of one `group_pending` call, by story id.
+    """What earlier passes of one `group_pending` call read: stored candidates by story id,
+    and how many grouped stories there are and hold each term.
 
-    The grouping lease is held across the passes, so only this process changes the events of
-    grouped stories meanwhile: a candidate read once stays right if its event id follows the
-    pass's merges (`after_pass`). The pass's own stories are forgotten, so a story grouped
-    again (its text revised) is read afresh.
+    The grouping lease is held across the passes, so only this process groups stories
+    meanwhile: a candidate read once stays right if its event id follows the pass's merges,
+    and the counts after a pass are the counts before it plus the pass's own stories (pending
+    until the pass, grouped by it) (`after_pass`). The pass's own stories are forgotten as
+    candidates, so a story grouped again (its text revised) is read afresh. The counts are
+    what the document-frequency aggregation cost: it visits every grouped story holding any
+    of a pass's terms, so it grew with the index; now each term is counted once per call.
     """
 
     def __init__(self) -> None:
         self.by_id: dict[str, EventCandidate] = {}
+        self.stories: int | None = None  # grouped stories, once counted
+        self.df: dict[str, int] = {}  # term -> grouped stories holding it, once counted
 
     def __len__(self) -> int:
         return len(self.by_id)
 
-    def after_pass(self, relabels: dict[str, str], grouped: Iterable[str]) -> None:
-        """Follow the pass's merges (old event id -> final id); forget the pass's stories."""
+    def after_pass(self, relabels: dict[str, str], grouped: dict[str, list[str]]) -> None:
+        """Follow the pass's merges (old event id -> final id); forget the pass's stories as
+        candidates and count their terms (`grouped`: story id -> its event terms)."""
         for sid in grouped:
             self.by_id.pop(sid, None)
+        if self.stories is not None:
+            self.stories += len(grouped)
+        df = self.df
+        for terms in grouped.values():
+            for t in terms:
+                if t in df:  # a term not counted yet is counted when a pass needs it
+                    df[t] += 1
         if not relabels:
             return
         for sid, c in self.by_id.items():
@@ -115,14 +129,13 @@ class StoreEventLookup:
     ) -> None:
         self.es, self.names, self.url = client, names, url
         self._known = known if known is not None else _Known()
-        self._pass: list[str] = []  # the ids of the pass's stories
+        self._pass: dict[str, list[str]] = {}  # the pass's stories: id -> event terms
         self.memory = MemoryEventLookup()
         # Stored candidate id -> the candidate as last handed out with its event's current id
         # and bounds: stories share most of their candidates, and the event of most of them
         # does not change between two decisions.
         self._made: dict[str, EventCandidate] = {}
-        self._stories = 0  # grouped stories stored
-        self._df: dict[str, int] = {}
+        self._df = self._known.df  # grouped stories stored holding a term
         self._candidates: dict[str, list[EventCandidate]] = {}  # per pass story id
         self._stored_event: dict[str, str] = {}  # stored story id -> its stored event id
         self._stored_events: set[str] = set()  # stored event ids this pass has seen
@@ -134,17 +147,17 @@ class StoreEventLookup:
     @translated
     def prefetch(self, stories: Sequence[Story], span: timedelta = EVENT_SPAN) -> None:
         """Fetch what every story of the pass needs to be placed in its event."""
-        self._pass = [s.id for s in stories]
-        terms = {s.id: event_terms(s) for s in stories}
-        self._fetch_stats(sorted({t for ts in terms.values() for t in ts}), total=True)
+        terms = self._pass = {s.id: event_terms(s) for s in stories}
+        mine = {t for ts in terms.values() for t in ts}
+        self._fetch_stats(mine)
         weights = Weights(TermStats(self._stories, self._df))
         # One clause object per term for the whole pass: the pass's stories share most of
         # their terms, and serialising a shared dict costs what a fresh one does without the
         # allocations (which were most of the cost of building the searches).
         clauses: dict[str, dict[str, Any]] = {}
         rank: dict[str, tuple[float, str]] = {}
-        for t, n in self._df.items():
-            if n > 0:
+        for t in mine:
+            if self._df[t] > 0:
                 w = weights(t)
                 rank[t] = (-w, t)
                 clauses[t] = {
@@ -194,7 +207,7 @@ class StoreEventLookup:
                 extra |= event_text(c.title, c.summary, c.people, c.orgs, c.places).covers
             else:
                 extra |= c.terms | name_words(c.people, c.orgs, c.places)
-        self._fetch_stats(sorted(extra - self._df.keys()), total=False)
+        self._fetch_stats(extra)
         self._fetch_bounds(sorted(self._stored_events))
 
     def _candidate_search(
@@ -234,7 +247,15 @@ class StoreEventLookup:
             for h in hits
         }
 
-    def _fetch_stats(self, terms: list[str], *, total: bool) -> None:
+    @property
+    def _stories(self) -> int:
+        """Grouped stories stored."""
+        return self._known.stories or 0
+
+    def _fetch_stats(self, wanted: Iterable[str]) -> None:
+        """Count the grouped stories and those holding each term, for what is not counted."""
+        terms = sorted(set(wanted) - self._df.keys())
+        total = self._known.stories is None
         searches: list[dict[str, Any]] = []
         if total:
             searches.append({"size": 0, "track_total_hits": True, "query": GROUPED})
@@ -253,7 +274,7 @@ class StoreEventLookup:
             return
         responses = self._msearch(searches, raw=True)
         if total:
-            self._stories = int(responses[0]["hits"]["total"]["value"])
+            self._known.stories = int(responses[0]["hits"]["total"]["value"])
             responses = responses[1:]
         for t in terms:
             self._df.setdefault(t, 0)

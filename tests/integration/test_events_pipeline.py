@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from monitor.dedupe import dedupe_records
+from monitor.dedupe import dedupe_records, event_terms
 from monitor.dedupe.records import record_to_story
 from monitor.models import Story
 from monitor.pipeline import grouping
@@ -307,3 +307,36 @@ def test_init_adds_the_event_fields_to_an_index_made_by_an_earlier_version(
     assert new_fields <= set(have)
     # Installing again finds nothing to add.
     assert store.lifecycle.install(NOW)["upgraded"] == []
+
+
+def test_a_later_pass_counts_terms_as_a_fresh_count_would(store: Store, tagger: Tagger) -> None:
+    # Within one grouping run the term counts are read once and then kept up to date with
+    # each pass's own stories; the next pass must see exactly what counting afresh gives.
+    if not DEV_SET.exists():
+        pytest.fail(f"{DEV_SET} is missing: the shared corpus must be beside the repository")
+    stories = sorted((record_to_story(r, NOW) for r in _rows(DEV_SET)), key=_arrival)
+    tag_stories(stories, tagger)
+    k = len(stories) // 3
+    first, second, third = stories[:k], stories[k : 2 * k], stories[2 * k :]
+    assert store.stories.index(first, now=NOW).errors == []
+    assert group_pending(store, window_days=7, now=NOW)["errors"] == []
+    assert store.stories.index([*second, *third], now=NOW).errors == []
+
+    # One pass of `second`, written as `group_pending` writes it; then `third` is prefetched
+    # by the run's next pass and by a fresh look-up.
+    events = store.event_lookup()
+    grouping.decide_groups(second, store.lookup(), 7, events)
+    assert store.events.relabel_events(events.relabels()) == []
+    assert store.stories.apply_groups(second, now=NOW) == []
+    store.stories.refresh()
+    later, fresh = events.next_pass(), store.event_lookup()
+    later.prefetch(third)
+    fresh.prefetch(third)
+    wanted = sorted({t for s in third for t in event_terms(s)})  # what both have counted
+    kept, counted = later.term_stats(wanted), fresh.term_stats(wanted)
+    assert kept.stories == counted.stories == len(first) + len(second)
+    assert kept.doc_freq == counted.doc_freq
+    # Not trivially equal: terms the run had counted before the pass gained its stories.
+    before = {t for s in first for t in event_terms(s)}
+    assert {t for s in second for t in event_terms(s)} & before & set(wanted)
+    assert later.requests < fresh.requests or later.searches < fresh.searches
