@@ -5,7 +5,8 @@ lease in Elasticsearch, in arrival order, against the stories grouped before. Be
 never overlap, N polls running at once on N hosts give the same groups as one poll, and
 alerts, which only see grouped stories, never see a story whose group could still change.
 Every pass fetches the candidates of all its stories in a few `_msearch` requests and decides
-in memory: nothing per story waits on Elasticsearch.
+in memory: nothing per story waits on Elasticsearch. A run's earlier passes are candidates
+from the look-ups' memory, not from the index (`next_pass`).
 
 The pass records the unit of work's `now` as ``grouped_at``, the instant alert windows
 select on. A poll ends within its execution timeout (10 minutes), inside the alert window's

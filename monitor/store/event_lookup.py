@@ -11,12 +11,13 @@ grouping step places stories with (`monitor.dedupe.placing.place_event`).
 3. the first and latest report of every event those candidates belong to, and the weights
    of the candidates' own terms (the score compares both sides).
 
-The candidates' fields are fetched once per grouping run, not per pass: `next_pass` hands the
-next pass of the same `group_pending` call the candidates read so far, their events following
-this pass's merges (the grouping lease keeps every other writer of events out meanwhile).
+A grouping run (`Store.event_lookup(run)`, then `next_pass` for each later pass of the same
+`group_pending` call) keeps the stories it decided in `memory` and asks Elasticsearch only about
+stories grouped before it (`grouped_before`); candidates' fields are fetched, and terms counted,
+once per run (the grouping lease keeps every other grouper out meanwhile).
 
-The decision then runs in memory in arrival order, with the pass's own stories (not
-searchable as grouped yet) in `memory`, exactly as `newsmon dedupe` runs it. Merges made by
+The decision then runs in memory in arrival order, with the run's own stories in `memory`,
+exactly as `newsmon dedupe` runs it. Merges made by
 a bridging story are kept in `memory`'s union-find; `relabels` lists the stored events that
 must take a new id.
 """

@@ -9,10 +9,11 @@ decided in memory: the ones sharing the most bands with it, the earliest seen fi
 the decision ranks them in), at most `BAND_CANDIDATES`. A per-story query of one clause per
 band cost more to build and to run than the whole pass's union (issue #14's profile).
 
-The decision then runs in memory in arrival order, with the batch's own stories (not
-searchable as grouped yet) in `memory`. Only stories whose group is decided are candidates: a
-pending story of another batch is grouped in its own pass, after this one (the grouping lease
-orders the passes, and every pass refreshes before it reads, so it sees all passes before it).
+The decision then runs in memory in arrival order, with the grouping run's own stories (its
+earlier passes' and this pass's) in `memory`; Elasticsearch is asked only about stories grouped
+before the run. Only stories whose group is decided are candidates: a pending story of another
+batch is grouped in its own pass, after this one (the grouping lease orders the runs, and every
+pass refreshes before it reads, so it sees all runs before it).
 """
 
 from __future__ import annotations
