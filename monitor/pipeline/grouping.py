@@ -5,7 +5,8 @@ lease in Elasticsearch, in arrival order, against the stories grouped before. Be
 never overlap, N polls running at once on N hosts give the same groups as one poll, and
 alerts, which only see grouped stories, never see a story whose group could still change.
 Every pass fetches the candidates of all its stories in a few `_msearch` requests and decides
-in memory: nothing per story waits on Elasticsearch.
+in memory: nothing per story waits on Elasticsearch. A run's earlier passes are candidates
+from the look-ups' memory, not from the index (`next_pass`).
 
 The pass records the unit of work's `now` as ``grouped_at``, the instant alert windows
 select on. A poll ends within its execution timeout (10 minutes), inside the alert window's
@@ -90,6 +91,9 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
     """Group every pending story, pass by pass, holding the grouping lease."""
     report: dict[str, Any] = {"grouped": 0, "clustered": 0, "passes": 0, "errors": []}
     holder = holder_id()
+    # The run's passes share their look-ups' memory of what the run decided (`next_pass`):
+    # only stories grouped before the run are asked of Elasticsearch.
+    lookup: BatchLookup | None = None
     events: StoreEventLookup | None = None
     try:
         with store.leases.held(GROUPING_LEASE, holder, ttl=LEASE_TTL, wait=LEASE_WAIT):
@@ -101,17 +105,15 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
                 pending = store.stories.pending(PASS_SIZE)
                 if not pending:
                     break
-                lookup = store.lookup()
-                # Event candidates one pass read are read again by the next (a backlog's
-                # stories report the same events): kept while the lease keeps others out.
-                events = store.event_lookup() if events is None else events.next_pass()
+                lookup = store.lookup(holder) if lookup is None else lookup.next_pass()
+                events = store.event_lookup(holder) if events is None else events.next_pass()
                 decide_groups(pending, lookup, window_days, events)
                 # Stored members of merged events move first: if that fails, the pass's
                 # stories stay pending and the retried pass merges again (idempotent).
                 relabels = events.relabels()
                 errors = store.events.relabel_events(relabels)
                 if not errors:
-                    errors = store.stories.apply_groups(pending, now=now)
+                    errors = store.stories.apply_groups(pending, now=now, run=holder)
                 copies = [s for s in pending if not s.is_primary]
                 # One refresh makes the pass's writes visible to both recounts.
                 store.stories.refresh()

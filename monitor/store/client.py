@@ -78,13 +78,15 @@ class Store:
         self.search = StorySearch(client, self.names, self.url)
         self.revisions = StoryRevisions(client, self.names, self.url)
 
-    def lookup(self) -> BatchLookup:
-        """A fresh dedupe candidate lookup for one grouping pass."""
-        return BatchLookup(self.es, self.names, self.url)
+    def lookup(self, run: str | None = None) -> BatchLookup:
+        """A dedupe candidate lookup for the first pass of grouping run `run` (`next_pass`
+        gives the next ones), or for one pass on its own (None)."""
+        return BatchLookup(self.es, self.names, self.url, run)
 
-    def event_lookup(self) -> StoreEventLookup:
-        """A fresh event candidate lookup for one grouping pass."""
-        return StoreEventLookup(self.es, self.names, self.url)
+    def event_lookup(self, run: str | None = None) -> StoreEventLookup:
+        """An event candidate lookup for the first pass of grouping run `run` (`next_pass`
+        gives the next ones), or for one pass on its own (None)."""
+        return StoreEventLookup(self.es, self.names, self.url, run=run)
 
     def refresh(self) -> None:
         """Make every write so far searchable."""

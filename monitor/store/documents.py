@@ -30,6 +30,7 @@ __all__ = [
     "feed_state_from_doc",
     "feed_state_to_doc",
     "group_fields",
+    "grouped_before",
     "iso",
     "parse_dt",
     "story_from_doc",
@@ -92,10 +93,21 @@ def story_to_doc(story: Story, indexed_at: datetime) -> dict[str, Any]:
     return doc
 
 
-def group_fields(story: Story, grouped_at: datetime) -> dict[str, Any]:
+def grouped_before(run: str | None) -> dict[str, Any]:
+    """Stories grouped before the grouping run `run` (all grouped stories for None).
+
+    A run keeps the stories it grouped in memory as candidates for its later passes, so its
+    look-ups leave them out of Elasticsearch's answers (they would be found twice)."""
+    if run is None:
+        return GROUPED
+    return {"bool": {"must_not": [{"term": {"grouped": False}}, {"term": {"group_run": run}}]}}
+
+
+def group_fields(story: Story, grouped_at: datetime, run: str | None = None) -> dict[str, Any]:
     """The partial document the grouping step writes: the story's cluster and event.
 
     ``grouped_at`` is when the story became alertable: alert windows select on it.
+    ``group_run`` names the grouping run that wrote it (`grouped_before`).
     """
     event_id = story.event_id or story.cluster_id or story.id
     doc: dict[str, Any] = {
@@ -108,6 +120,8 @@ def group_fields(story: Story, grouped_at: datetime) -> dict[str, Any]:
         "grouped": True,
         "grouped_at": iso(grouped_at),
     }
+    if run is not None:
+        doc["group_run"] = run
     if story.is_primary:
         doc |= cluster_fields(1, [story.outlet])
     return doc

@@ -11,12 +11,13 @@ grouping step places stories with (`monitor.dedupe.placing.place_event`).
 3. the first and latest report of every event those candidates belong to, and the weights
    of the candidates' own terms (the score compares both sides).
 
-The candidates' fields are fetched once per grouping run, not per pass: `next_pass` hands the
-next pass of the same `group_pending` call the candidates read so far, their events following
-this pass's merges (the grouping lease keeps every other writer of events out meanwhile).
+A grouping run (`Store.event_lookup(run)`, then `next_pass` for each later pass of the same
+`group_pending` call) keeps the stories it decided in `memory` and asks Elasticsearch only about
+stories grouped before it (`grouped_before`); candidates' fields are fetched, and terms counted,
+once per run (the grouping lease keeps every other grouper out meanwhile).
 
-The decision then runs in memory in arrival order, with the pass's own stories (not
-searchable as grouped yet) in `memory`, exactly as `newsmon dedupe` runs it. Merges made by
+The decision then runs in memory in arrival order, with the run's own stories in `memory`,
+exactly as `newsmon dedupe` runs it. Merges made by
 a bridging story are kept in `memory`'s union-find; `relabels` lists the stored events that
 must take a new id.
 """
@@ -35,7 +36,13 @@ from monitor.dedupe.event_features import event_text, name_words
 from monitor.dedupe.event_memory import QUERY_TERMS
 from monitor.dedupe.events import MAX_EVENT_CANDIDATES, Weights
 from monitor.models import Story
-from monitor.store.documents import GROUPED, event_candidate_from_doc, iso, parse_dt
+from monitor.store.documents import (
+    GROUPED,
+    event_candidate_from_doc,
+    grouped_before,
+    iso,
+    parse_dt,
+)
 from monitor.store.errors import StoreError, translated
 from monitor.store.names import IndexNames
 
@@ -77,38 +84,34 @@ _PAGE = 5000
 
 
 class _Known:
-    """What earlier passes of one `group_pending` call read: stored candidates by story id,
-    and how many grouped stories there are and hold each term.
+    """What a grouping run keeps from pass to pass: the run's own stories (`memory`, with the
+    merges it made), the stored candidates read so far by story id, and how many stories
+    grouped before the run there are and hold each term.
 
-    The grouping lease is held across the passes, so only this process groups stories
-    meanwhile: a candidate read once stays right if its event id follows the pass's merges,
-    and the counts after a pass are the counts before it plus the pass's own stories (pending
-    until the pass, grouped by it) (`after_pass`). The pass's own stories are forgotten as
-    candidates, so a story grouped again (its text revised) is read afresh. The counts are
-    what the document-frequency aggregation cost: it visits every grouped story holding any
-    of a pass's terms, so it grew with the index; now each term is counted once per call.
+    Elasticsearch is asked only about stories grouped before the run (`grouped_before`), and
+    the grouping lease keeps every other grouper out meanwhile, so none of that changes under
+    the run: a stored candidate read once stays right if its event id follows the run's
+    merges (`after_pass`), and the counts stay right (the run's stories are counted in
+    `memory`). Counting once per run matters: the count visits every grouped story holding a
+    pass's terms, so it grew with the index.
     """
 
     def __init__(self) -> None:
         self.by_id: dict[str, EventCandidate] = {}
-        self.stories: int | None = None  # grouped stories, once counted
-        self.df: dict[str, int] = {}  # term -> grouped stories holding it, once counted
+        self.stories: int | None = None  # grouped before the run, once counted
+        self.df: dict[str, int] = {}  # term -> stories grouped before the run holding it
+        self.memory = MemoryEventLookup()
+        self.written: set[str] = set()  # the event ids the run's stories are stored under
 
     def __len__(self) -> int:
         return len(self.by_id)
 
-    def after_pass(self, relabels: dict[str, str], grouped: dict[str, list[str]]) -> None:
-        """Follow the pass's merges (old event id -> final id); forget the pass's stories as
-        candidates and count their terms (`grouped`: story id -> its event terms)."""
-        for sid in grouped:
+    def after_pass(self, relabels: dict[str, str], written: dict[str, str]) -> None:
+        """Follow the pass's merges (old event id -> final id) and note the event ids the
+        pass stored its stories under (`written`: story id -> event id)."""
+        for sid in written:
             self.by_id.pop(sid, None)
-        if self.stories is not None:
-            self.stories += len(grouped)
-        df = self.df
-        for terms in grouped.values():
-            for t in terms:
-                if t in df:  # a term not counted yet is counted when a pass needs it
-                    df[t] += 1
+        self.written = {relabels.get(e, e) for e in self.written} | set(written.values())
         if not relabels:
             return
         for sid, c in self.by_id.items():
@@ -126,11 +129,17 @@ class StoreEventLookup:
         names: IndexNames,
         url: str,
         known: _Known | None = None,
+        *,
+        run: str | None = None,
     ) -> None:
         self.es, self.names, self.url = client, names, url
+        # With a grouping run, what the run decided stays in `memory` for its later passes
+        # and Elasticsearch answers only for stories grouped before it (see `_Known`).
+        self.run = run
+        self._grouped = grouped_before(run)
         self._known = known if known is not None else _Known()
         self._pass: dict[str, list[str]] = {}  # the pass's stories: id -> event terms
-        self.memory = MemoryEventLookup()
+        self.memory = self._known.memory
         # Stored candidate id -> the candidate as last handed out with its event's current id
         # and bounds: stories share most of their candidates, and the event of most of them
         # does not change between two decisions.
@@ -172,7 +181,11 @@ class StoreEventLookup:
                 searches.append(self._candidate_search(query, clauses, s.fetched_at - span))
                 owners.append(s.id)
         in_pass = {s.id for s in stories}
-        primaries = sorted({s.cluster_id for s in stories if s.cluster_id not in in_pass} - {""})
+        primaries = sorted(
+            {s.cluster_id for s in stories if s.cluster_id not in in_pass}
+            - {""}
+            - {s.cluster_id for s in stories if s.cluster_id in self.memory}
+        )
         if primaries:
             searches.append(
                 {
@@ -222,7 +235,7 @@ class StoreEventLookup:
                 "bool": {
                     "should": [clauses[t] for t in query],
                     "minimum_should_match": 1,
-                    "filter": [GROUPED, {"range": {"fetched_at": {"gte": iso(since)}}}],
+                    "filter": [self._grouped, {"range": {"fetched_at": {"gte": iso(since)}}}],
                 }
             },
             "sort": ["_score", {"fetched_at": "desc"}, {"id": "asc"}],
@@ -258,7 +271,7 @@ class StoreEventLookup:
         total = self._known.stories is None
         searches: list[dict[str, Any]] = []
         if total:
-            searches.append({"size": 0, "track_total_hits": True, "query": GROUPED})
+            searches.append({"size": 0, "track_total_hits": True, "query": self._grouped})
         for i in range(0, len(terms), _TERMS_PER_STATS):
             chunk = terms[i : i + _TERMS_PER_STATS]
             n = len(chunk)
@@ -266,7 +279,9 @@ class StoreEventLookup:
                 {
                     "size": 0,
                     "track_total_hits": False,
-                    "query": {"bool": {"filter": [GROUPED, {"terms": {"event_terms": chunk}}]}},
+                    "query": {
+                        "bool": {"filter": [self._grouped, {"terms": {"event_terms": chunk}}]}
+                    },
                     "aggs": {"t": {"terms": {"field": "event_terms", "include": chunk, "size": n}}},
                 }
             )
@@ -391,20 +406,24 @@ class StoreEventLookup:
     # ---- results -----------------------------------------------------------------------------
 
     def next_pass(self) -> StoreEventLookup:
-        """A look-up for the next pass of the same grouping run, once this pass's groups are
-        written: it keeps the stored candidates read so far (their events as merged now), so
-        only stories it has not read are fetched. Only while the grouping lease is held."""
-        self._known.after_pass(self.relabels(), self._pass)
-        return StoreEventLookup(self.es, self.names, self.url, self._known)
+        """The look-up for the next pass of the same grouping run, once this pass's groups
+        are written: it keeps the run's stories in memory and the stored candidates read so
+        far (their events as merged now). Only while the grouping lease is held."""
+        if self.run is None:
+            raise ValueError("next_pass needs a grouping run: Store.event_lookup(run)")
+        written = {sid: self.memory.event_of(sid) or sid for sid in self._pass}
+        self._known.after_pass(self.relabels(), written)
+        return StoreEventLookup(self.es, self.names, self.url, self._known, run=self.run)
 
     def final_event(self, event_id: str) -> str:
         """An event id as it stands after every merge of the pass."""
         return self.memory.event_root(event_id)
 
     def relabels(self) -> dict[str, str]:
-        """Stored events merged into another by this pass: old id -> new id."""
+        """Stored events merged into another by this pass: old id -> new id (events stored
+        before the run, and those the run's earlier passes stored)."""
         out = {}
-        for eid in self._stored_events:
+        for eid in self._stored_events | self._known.written:
             root = self.memory.event_root(eid)
             if root != eid:
                 out[eid] = root

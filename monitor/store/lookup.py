@@ -9,10 +9,11 @@ decided in memory: the ones sharing the most bands with it, the earliest seen fi
 the decision ranks them in), at most `BAND_CANDIDATES`. A per-story query of one clause per
 band cost more to build and to run than the whole pass's union (issue #14's profile).
 
-The decision then runs in memory in arrival order, with the batch's own stories (not
-searchable as grouped yet) in `memory`. Only stories whose group is decided are candidates: a
-pending story of another batch is grouped in its own pass, after this one (the grouping lease
-orders the passes, and every pass refreshes before it reads, so it sees all passes before it).
+The decision then runs in memory in arrival order, with the grouping run's own stories (its
+earlier passes' and this pass's) in `memory`; Elasticsearch is asked only about stories grouped
+before the run. Only stories whose group is decided are candidates: a pending story of another
+batch is grouped in its own pass, after this one (the grouping lease orders the runs, and every
+pass refreshes before it reads, so it sees all runs before it).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from monitor.dedupe.decision import MIN_TITLE_KEY_TOKENS
 from monitor.models import Story
 from monitor.store.documents import (
     CANDIDATE_FIELDS,
-    GROUPED,
     candidate_from_doc,
+    grouped_before,
     iso,
     parse_dt,
 )
@@ -72,9 +73,22 @@ class BatchLookup:
     # assign_cluster compares no more than this many band candidates anyway.
     BAND_CANDIDATES = 20
 
-    def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        names: IndexNames,
+        url: str,
+        run: str | None = None,
+        memory: MemoryLookup | None = None,
+    ) -> None:
         self.es, self.names, self.url = client, names, url
-        self.memory = MemoryLookup()
+        # A grouping run's stories stay in `memory` from pass to pass and Elasticsearch is
+        # asked only for those grouped before the run (`grouped_before`): a backlog's later
+        # passes find the earlier ones without a round trip, and a first poll's look-ups,
+        # against an index holding nothing grouped before it, come back empty.
+        self.run = run
+        self._grouped = grouped_before(run)
+        self.memory = memory if memory is not None else MemoryLookup()
         self._by_url: dict[str, list[Candidate]] = {}
         self._by_guid: dict[str, list[Candidate]] = {}
         self._by_title: dict[tuple[str, str], list[Candidate]] = {}
@@ -104,11 +118,12 @@ class BatchLookup:
         searches: list[tuple[str, dict[str, Any]]] = []
         for field, values in (("canonical_url", urls), ("guid", guids), ("title_key", titles)):
             for chunk in _chunks(values):
-                query = {"bool": {"filter": [GROUPED, {"terms": {field: chunk}}]}}
+                query = {"bool": {"filter": [self._grouped, {"terms": {field: chunk}}]}}
                 searches.append(("x", {"query": query, "_source": list(CANDIDATE_FIELDS)}))
         window = {"range": {"fetched_at": {"gte": iso(start)}}}
         for chunk in _chunks(bands):
-            query = {"bool": {"filter": [GROUPED, window, {"terms": {"lsh_bands": chunk}}]}}
+            bands_held = {"terms": {"lsh_bands": chunk}}
+            query = {"bool": {"filter": [self._grouped, window, bands_held]}}
             searches.append(("b", {"query": query, "_source": _BAND_FIELDS, "size": _BAND_PAGE}))
         exact: dict[str, dict[str, Any]] = {}
         # Per band match: when it was first seen, and which of the pass's bands it holds (its
@@ -138,6 +153,13 @@ class BatchLookup:
                 self._known[h["_id"]] = candidate_from_doc(h["_source"])
         for key, ids in chosen.items():
             self._bands[key] = [self._known[i] for i in ids if i in self._known]
+
+    def next_pass(self) -> BatchLookup:
+        """The look-up for the next pass of the same grouping run, once this pass's groups
+        are written: the run's stories so far stay in its memory."""
+        if self.run is None:
+            raise ValueError("next_pass needs a grouping run: Store.lookup(run)")
+        return BatchLookup(self.es, self.names, self.url, self.run, self.memory)
 
     def _keep(self, c: Candidate) -> None:
         """File a stored candidate under each exact key it has."""

@@ -179,8 +179,11 @@ class StoryIndex:
         return [story_from_doc(h["_source"]) for h in hits]
 
     @translated
-    def apply_groups(self, stories: Sequence[Story], *, now: datetime) -> list[str]:
-        """Write each story's decided cluster and event; returns errors, one line each.
+    def apply_groups(
+        self, stories: Sequence[Story], *, now: datetime, run: str | None = None
+    ) -> list[str]:
+        """Write each story's decided cluster and event (and the grouping `run` that decided
+        them); returns errors, one line each.
 
         The grouping lease makes the grouper the only writer of these fields, so plain
         partial updates cannot lose a concurrent decision.
@@ -192,7 +195,7 @@ class StoryIndex:
                 "_op_type": "update",
                 "_index": where[s.id],
                 "_id": s.id,
-                "doc": group_fields(s, now),
+                "doc": group_fields(s, now, run),
             }
             for s in stories
             if s.id in where
