@@ -102,7 +102,9 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
                 # ~8,000 texts, ~150 MB); a new pass mostly meets new ones (peak RSS, above).
                 clear_caches()
                 clear_event_caches()
-                pending = store.stories.pending(PASS_SIZE)
+                # A later pass needs no refresh: the run refreshed after writing its groups, and
+                # stories a concurrent poll stores meanwhile are grouped by that poll's own run.
+                pending = store.stories.pending(PASS_SIZE, refresh=lookup is None)
                 if not pending:
                     break
                 lookup = store.lookup(holder) if lookup is None else lookup.next_pass()

@@ -163,9 +163,11 @@ class StoryIndex:
         return report
 
     @translated
-    def pending(self, limit: int = 500) -> list[Story]:
-        """Stories whose cluster and event are not decided yet (refreshed first)."""
-        self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+    def pending(self, limit: int = 500, *, refresh: bool = True) -> list[Story]:
+        """Stories whose cluster and event are not decided yet (refreshed first, unless the
+        caller has just refreshed after its own writes: a grouping run's later passes)."""
+        if refresh:
+            self.es.indices.refresh(index=self.names.stories, **_LENIENT)
         res = self.es.search(
             index=self.names.stories,
             query=PENDING,
