@@ -138,7 +138,7 @@ class StoreEventLookup:
         self.run = run
         self._grouped = grouped_before(run)
         self._known = known if known is not None else _Known()
-        self._pass: dict[str, list[str]] = {}  # the pass's stories: id -> event terms
+        self._pass: list[str] = []  # the ids of the pass's stories
         self.memory = self._known.memory
         # Stored candidate id -> the candidate as last handed out with its event's current id
         # and bounds: stories share most of their candidates, and the event of most of them
@@ -156,7 +156,8 @@ class StoreEventLookup:
     @translated
     def prefetch(self, stories: Sequence[Story], span: timedelta = EVENT_SPAN) -> None:
         """Fetch what every story of the pass needs to be placed in its event."""
-        terms = self._pass = {s.id: event_terms(s) for s in stories}
+        self._pass = [s.id for s in stories]
+        terms = {s.id: event_terms(s) for s in stories}
         mine = {t for ts in terms.values() for t in ts}
         self._fetch_stats(mine)
         weights = Weights(TermStats(self._stories, self._df))
@@ -181,10 +182,13 @@ class StoreEventLookup:
                 searches.append(self._candidate_search(query, clauses, s.fetched_at - span))
                 owners.append(s.id)
         in_pass = {s.id for s in stories}
+        # Primaries of the pass or held in the run's memory are known without a search.
         primaries = sorted(
-            {s.cluster_id for s in stories if s.cluster_id not in in_pass}
-            - {""}
-            - {s.cluster_id for s in stories if s.cluster_id in self.memory}
+            {
+                s.cluster_id
+                for s in stories
+                if s.cluster_id and s.cluster_id not in in_pass and s.cluster_id not in self.memory
+            }
         )
         if primaries:
             searches.append(
@@ -262,7 +266,7 @@ class StoreEventLookup:
 
     @property
     def _stories(self) -> int:
-        """Grouped stories stored."""
+        """Stories grouped before the run."""
         return self._known.stories or 0
 
     def _fetch_stats(self, wanted: Iterable[str]) -> None:
