@@ -46,6 +46,9 @@ class Candidate:
     lsh_bands: list[str]
     published: datetime | None
     first_seen: datetime | None  # the story's fetched_at
+    # How many LSH bands it shares with the story it was looked up for, when the look-up
+    # counted them (the in-memory one does; its candidates then carry no `lsh_bands`).
+    shared_bands: int | None = None
 
     @classmethod
     def from_story(cls, story: Story) -> Candidate:
@@ -199,7 +202,9 @@ def _ranked(found: list[Candidate], bands: list[str], key: str, since: datetime)
     for c in found:
         if (_utc(c.first_seen) or since) < since:
             continue
-        shared = len(mine_bands.intersection(c.lsh_bands or ()))
+        shared = c.shared_bands
+        if shared is None:
+            shared = len(mine_bands.intersection(c.lsh_bands or ()))
         # One shared band is an estimated Jaccard under 0.1: a copy that weak would also need
         # its headline to share words to reach MERGE_SCORE, so skip the full comparison when
         # the headlines share none (this keeps cost flat as same-topic stories pile up).

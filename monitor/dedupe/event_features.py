@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from sys import intern
 
 from monitor.dedupe.facts import _MONTHS, _WEEKDAYS, _Facts, _facts
 from monitor.dedupe.features import _LATIN, _STOP, _keep, _tokens, _words
@@ -214,15 +215,18 @@ def _event_text(
     fact_terms = _fact_terms(facts) | title_numbers | _number_terms(summary_tokens)
     entities = _entity_terms(list(people), list(orgs), list(places))
     names = _name_stems(people + orgs + places)
-    words = frozenset(["w:" + t for t in all_stems if t not in names])
+    # Interned: a grouping run keeps every story's terms in memory (`MemoryEventLookup`), and
+    # the same words recur story after story; one string per term, not per story.
+    term = {t: intern("w:" + t) for t in all_stems}
+    words = frozenset([term[t] for t in all_stems if t not in names])
     return EventText(
         words=words,
         terms=words | entities | fact_terms,
         evidence=entities | fact_terms,
-        title=frozenset(["w:" + t for t in title_stems])
+        title=frozenset([term[t] for t in title_stems])
         | _fact_terms(_facts(title))
         | title_numbers,
-        covers=frozenset(["w:" + t for t in all_stems]) | fact_terms | entities,
+        covers=frozenset(term.values()) | fact_terms | entities,
         entities=entities,
         facts=facts,
         fact_terms=fact_terms,

@@ -130,10 +130,10 @@ class MemoryLookup:
 
     def __init__(self, max_candidates: int = MAX_CANDIDATES) -> None:
         self.max_candidates = max_candidates
-        # Rows hold candidates without their list of band strings, which is most of a story's
-        # size as Python objects; `_bands` keeps them as one space-joined string instead.
+        # Rows hold candidates without their band strings, which were most of a story's size
+        # here: the band index holds the bands, and `by_bands` counts the shared ones
+        # (`Candidate.shared_bands`), all the decision reads of them.
         self._rows: list[Candidate | None] = []
-        self._bands: list[str | None] = []
         self._slot: dict[str, int] = {}
         self._by_url: dict[str, set[str]] = {}
         self._by_guid: dict[str, set[str]] = {}
@@ -151,11 +151,15 @@ class MemoryLookup:
         slot = self._slot.get(story_id)
         return None if slot is None else self._candidate(slot)
 
-    def _candidate(self, slot: int) -> Candidate:
-        row, keys = self._rows[slot], self._bands[slot]
+    def _candidate(self, slot: int, shared: int | None = None) -> Candidate:
+        row = self._rows[slot]
         assert row is not None
-        assert keys is not None
-        return replace(row, lsh_bands=keys.split())
+        # A plain copy of the instance dict (`dataclasses.replace` re-runs `__init__`, several
+        # times the cost): a candidate is handed out per look-up, with its own shared count.
+        made = object.__new__(Candidate)
+        made.__dict__.update(vars(row))
+        made.shared_bands = shared
+        return made
 
     def add(self, story: Story) -> None:
         """Store a story after its decision; adding the same id again replaces it."""
@@ -172,11 +176,9 @@ class MemoryLookup:
                 self._by_guid.get(prev.guid, set()).discard(c.id)
             self._by_title.get((prev.outlet, prev.title_key), set()).discard(c.id)
             self._rows[old] = None
-            self._bands[old] = None
         slot = len(self._rows)
         keys = _band_keys(c.lsh_bands)
         self._rows.append(replace(c, lsh_bands=[]))
-        self._bands.append(" ".join(c.lsh_bands))
         self._slot[c.id] = slot
         if c.canonical_url:
             self._by_url.setdefault(c.canonical_url, set()).add(c.id)
@@ -201,7 +203,8 @@ class MemoryLookup:
 
     def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
         """Up to `max_candidates` stories first seen since `since` sharing a band, best first."""
-        hits = Counter(self._index.slots(_band_keys(bands)))
+        # Each band once: a slot's count is then the bands it shares with `bands`.
+        hits = Counter(self._index.slots(_band_keys(list(dict.fromkeys(bands)))))
         since = _utc(since) or since
         live = []
         for slot, n in hits.items():
@@ -214,7 +217,7 @@ class MemoryLookup:
             live.append((-n, _recency(row), slot))
         # Most shared bands first, then the most recent: copies arrive close together.
         live.sort()
-        return [self._candidate(slot) for _n, _r, slot in live[: self.max_candidates]]
+        return [self._candidate(slot, -n) for n, _r, slot in live[: self.max_candidates]]
 
 
 def _recency(c: Candidate) -> tuple[float, str]:

@@ -6,6 +6,7 @@ import itertools
 import json
 import random
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -560,6 +561,19 @@ def test_a_copy_outside_the_window_starts_a_new_cluster() -> None:
 # ---- lookup ----------------------------------------------------------------------------------
 
 
+def test_memory_lookup_counts_the_bands_a_candidate_shares() -> None:
+    _label, a, _b = COPIES[1]
+    sa = _story(*a)
+    lookup = MemoryLookup()
+    _run([sa], lookup)
+    # Some of its own bands, one twice, and bands of no story: only the shared ones count,
+    # each once, as `_ranked` counts them from band strings.
+    asked = [*sa.lsh_bands[:9], sa.lsh_bands[0], "b7f:000000000001", "b00:ffffffffffff"]
+    (got,) = lookup.by_bands(asked, sa.fetched_at)
+    assert got.shared_bands == len(set(asked) & set(sa.lsh_bands)) == 9
+    assert got.lsh_bands == []
+
+
 def test_memory_lookup_replaces_on_re_add_and_filters_by_time() -> None:
     _label, a, _b = COPIES[1]
     sa = _story(*a)
@@ -571,7 +585,8 @@ def test_memory_lookup_replaces_on_re_add_and_filters_by_time() -> None:
     later = sa.fetched_at + timedelta(seconds=1)
     assert lookup.by_bands(sa.lsh_bands, later) == []
     got = lookup.exact(sa.canonical_url, None, "", "")
-    assert got == [Candidate.from_story(sa)]
+    # Memory candidates carry no band strings: `by_bands` counts the shared ones instead.
+    assert got == [replace(Candidate.from_story(sa), lsh_bands=[])]
     assert got[0].cluster_id == sa.id
     assert got[0].first_seen == sa.fetched_at
 
@@ -812,7 +827,7 @@ def test_memory_lookup_after_many_stories_still_finds_copies_and_replaces() -> N
     assert len(lookup) == 41
     d = assign_cluster(_story(*b), lookup)
     assert (d.reason, d.cluster_id) == ("near", original.id)
-    assert lookup.get(original.id) == Candidate.from_story(original)
+    assert lookup.get(original.id) == replace(Candidate.from_story(original), lsh_bands=[])
 
 
 def test_outlet_suffixes_and_desk_labels_do_not_split_copies() -> None:
