@@ -41,7 +41,7 @@ __all__ = [
 # The `_source` fields a dedupe Candidate is built from: summaries and evidence of 50 stories
 # per lookup add up, so a lookup fetches only these.
 CANDIDATE_FIELDS: tuple[str, ...] = (
-    *(f.name for f in fields(Candidate) if f.name != "first_seen"),
+    *(f.name for f in fields(Candidate) if f.name not in ("first_seen", "shared_bands")),
     "fetched_at",
 )
 # A story is written "pending" (`grouped: false`) and becomes visible to alerts and to other
@@ -49,6 +49,17 @@ CANDIDATE_FIELDS: tuple[str, ...] = (
 # without the field (none are written so) would count as grouped.
 GROUPED: dict[str, Any] = {"bool": {"must_not": [{"term": {"grouped": False}}]}}
 PENDING: dict[str, Any] = {"term": {"grouped": False}}
+# Pending stories in the order a grouping pass decides them (`grouping._arrival_key`: the
+# publication time, else the first-seen time, then the id; `arrival` stores that time). One
+# poll's stories share their first-seen time, so sorting on it put them in passes by id: which
+# pass a story fell in then decided which of two copies became the primary. In arrival order
+# a run's passes, whatever their size, decide as one pass would.
+ARRIVAL_ORDER: list[dict[str, Any]] = [
+    # Stories stored before `arrival` existed have none: they are the older ones, so first.
+    {"arrival": {"order": "asc", "missing": "_first"}},
+    {"fetched_at": "asc"},
+    {"id": "asc"},
+]
 # Fields that `retag` rewrites.
 _TAG_FIELDS = ("topics", "topic_scores", "evidence", "people", "orgs", "places")
 
@@ -81,6 +92,7 @@ def story_to_doc(story: Story, indexed_at: datetime) -> dict[str, Any]:
     doc = {name: getattr(story, name) for name in _STORY_FIELDS}
     doc["published"] = iso(story.published)
     doc["fetched_at"] = iso(story.fetched_at)
+    doc["arrival"] = iso(story.published or story.fetched_at)  # the grouping order (ARRIVAL_ORDER)
     doc["indexed_at"] = iso(indexed_at)
     doc["text_folded"] = search_fold(
         " ".join(p for p in (story.title, story.summary, story.content) if p)

@@ -41,7 +41,7 @@ from monitor.store.names import IndexNames
 __all__ = ["BatchLookup"]
 
 # Terms per `terms` query: well under the server's index.max_terms_count (65,536); a pass of
-# 250 stories (grouping.PASS_SIZE) carries up to 32,000 bands.
+# 1,000 stories (grouping.PASS_SIZE) carries up to 128,000 bands.
 _TERMS = 16_384
 # Hits per page of a key or band search (the server's max_result_window is 10,000).
 _PAGE = 5_000

@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch, helpers
 
 from monitor.models import HIGHLIGHT_END, HIGHLIGHT_START, Story
 from monitor.store.documents import (
+    ARRIVAL_ORDER,
     GROUPED,
     PENDING,
     cluster_fields,
@@ -172,7 +173,7 @@ class StoryIndex:
             index=self.names.stories,
             query=PENDING,
             size=limit,
-            sort=[{"fetched_at": "asc"}, {"id": "asc"}],
+            sort=ARRIVAL_ORDER,
             **_LENIENT,
         )
         hits = res["hits"]["hits"]
@@ -385,7 +386,7 @@ class StoryIndex:
             index=self.names.stories,
             query={"terms": {"event_id": list(event_ids)}},
             size=min(10_000, per_event * len(event_ids)),
-            sort=[{"fetched_at": "asc"}, {"id": "asc"}],
+            sort=ARRIVAL_ORDER,
             source_excludes=["content", "lsh_bands", "evidence", "text_folded"],
             **_LENIENT,
         )

@@ -115,6 +115,60 @@ def test_one_grouping_run_of_many_passes_gives_newsmon_dedupe_events(
     assert len(set(got.values())) < len(got)
 
 
+def _groups_of_one_poll(
+    es: Elasticsearch, prefix: str, stories: list[Story], pass_size: int
+) -> dict[str, tuple[str, str, bool]]:
+    """Index `stories` pending under `prefix` and group them in passes of `pass_size`."""
+    store = Store(es, prefix)
+    store.lifecycle.install(NOW)
+    assert store.stories.index(stories, now=NOW).errors == []
+    grouping.PASS_SIZE = pass_size
+    report = group_pending(store, window_days=7, now=NOW)
+    assert report["errors"] == [], report
+    assert report["passes"] == -(-len(stories) // pass_size)
+    store.refresh()
+    res = store.es.search(
+        index=store.names.stories,
+        size=10_000,
+        source=["id", "cluster_id", "event_id", "is_primary"],
+    )
+    return {
+        h["_source"]["id"]: (
+            h["_source"]["cluster_id"],
+            h["_source"]["event_id"],
+            h["_source"]["is_primary"],
+        )
+        for h in res["hits"]["hits"]
+    }
+
+
+def test_one_polls_stories_get_the_same_groups_in_passes_of_any_size(
+    es_client: Elasticsearch,
+    index_prefix: str,
+    tagger: Tagger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One poll stores all its stories with one first-seen time. Passes take pending stories
+    # in arrival order (publication time), as a pass decides them, so the pass a story falls
+    # in never changes which copy is the primary or which event a report joins.
+    if not DEV_SET.exists():
+        pytest.fail(f"{DEV_SET} is missing: the shared corpus must be beside the repository")
+    monkeypatch.setattr(grouping, "PASS_SIZE", grouping.PASS_SIZE)
+    stories = [record_to_story(r, NOW) for r in _rows(DEV_SET)]
+    for s in stories:
+        s.fetched_at = NOW + timedelta(days=3)  # after every publication time in the set
+    # Stored in an order unrelated to arrival: ids sort apart from publication times.
+    stories.sort(key=lambda s: s.id)
+    assert stories != sorted(stories, key=_arrival)
+    tag_stories(stories, tagger)
+    one = _groups_of_one_poll(es_client, f"{index_prefix}-one", stories, 10_000)
+    small = _groups_of_one_poll(es_client, f"{index_prefix}-small", stories, 9)
+    assert small == one
+    # Not trivially equal: copies were clustered and reports joined events.
+    assert sum(1 for _c, _e, primary in one.values() if not primary) >= 3
+    assert len({e for _c, e, _p in one.values()}) < len({c for c, _e, _p in one.values()})
+
+
 def _report(sid: str, hours: float, title: str, summary: str, outlet: str) -> Story:
     return record_to_story(
         {
