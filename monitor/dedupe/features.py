@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from itertools import pairwise
+from sys import intern
 
 from monitor.text import fold
 
@@ -58,8 +59,9 @@ def _words(s: str) -> list[str]:
 def _tokens(s: str) -> tuple[str, ...]:
     # A story's title and summary are tokenised once and read by the title key, the MinHash
     # shingles, the event text and the copy comparison; a grouping pass (250 stories) and its
-    # candidates fit in the cache.
-    return tuple(_WORD.findall(_folded(s)))
+    # candidates fit in the cache. Interned: the comparison features of thousands of stories
+    # hold their tokens, and the same words recur story after story (one string per word).
+    return tuple(map(intern, _WORD.findall(_folded(s))))
 
 
 def _content_tokens(*parts: str | None) -> list[str]:
