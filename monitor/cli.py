@@ -76,19 +76,26 @@ def settings(config_dir: Path | None) -> Settings:
         raise AssertionError from None  # unreachable: fail() raises
 
 
-def guarded(fn: Callable[[], T], s: Settings) -> T:
-    """Run a unit of work, turning service outages into one-line errors (exit 1)."""
+def unit_errors() -> dict[type[Exception], int]:
+    """What a unit of work raises that is not a bug, with the exit code each means: a service
+    away (Elasticsearch, SMTP, Kibana: 1) or a broken taxonomy (2). `guarded` exits with it and
+    `newsmon run` retries next cycle: one table, so the two lists never drift apart."""
+    # Imported here, not at the top: `newsmon --help` should not load the service clients.
     from monitor.kibana import KibanaError
     from monitor.mail import MailError
     from monitor.store import StoreError
     from monitor.tagging import TaxonomyError
 
+    return {StoreError: 1, MailError: 1, KibanaError: 1, TaxonomyError: 2}
+
+
+def guarded(fn: Callable[[], T], s: Settings) -> T:
+    """Run a unit of work, turning service outages into one-line errors (`unit_errors`)."""
+    codes = unit_errors()
     try:
         return fn()
-    except (StoreError, MailError, KibanaError) as e:
-        fail(str(e), 1)
-    except TaxonomyError as e:
-        fail(str(e))
+    except tuple(codes) as e:
+        fail(str(e), next(code for kind, code in codes.items() if isinstance(e, kind)))
     raise AssertionError("unreachable")
 
 

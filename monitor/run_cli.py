@@ -107,10 +107,6 @@ def _cycle(
     pending and its alerts owed). A broken edit keeps the last good settings until fixed.
     """
     from monitor import pipeline
-    from monitor.kibana import KibanaError
-    from monitor.mail import MailError
-    from monitor.store import StoreError
-    from monitor.tagging import TaxonomyError
 
     try:
         s = load_settings(config_dir)  # re-read each cycle: config edits apply at once
@@ -119,7 +115,7 @@ def _cycle(
         s = last
     try:
         return s, pipeline.run_once(s, started)
-    except (StoreError, MailError, KibanaError, TaxonomyError) as e:
+    except tuple(cli.unit_errors()) as e:
         _cycle_error(started, e, "retrying next cycle")
         return s, None
 

@@ -9,6 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer
+
+from monitor.cli import guarded, unit_errors
+from monitor.config import load_settings
+from monitor.store import StoreError
+from monitor.tagging import TaxonomyError
 from tests.factories import feed, write_config
 from tests.recorder import RecordingServer
 
@@ -267,3 +274,25 @@ def test_config_check_names_subscriber_and_rule_of_a_broken_query_without_elasti
     assert len(lines) == 2, proc.stderr
     assert "subscribers[0].alerts[1] (desk@example.org / Broken one): invalid query" in lines[0]
     assert "subscribers[1].alerts[0] (b@example.org / Other): invalid query" in lines[1]
+
+
+def test_guarded_turns_each_unit_error_into_its_exit_code_and_lets_bugs_through() -> None:
+    # `newsmon run`'s loop retries on exactly these (`run_cli._cycle`); a bug is not one.
+    settings = load_settings(ROOT / "config")
+    assert set(unit_errors().values()) == {1, 2}
+    for kind, code in unit_errors().items():
+
+        def boom(kind: type[Exception] = kind) -> None:
+            raise kind("away")
+
+        with pytest.raises(typer.Exit) as exit_info:
+            guarded(boom, settings)
+        assert exit_info.value.exit_code == code, kind
+    assert unit_errors()[StoreError] == 1
+    assert unit_errors()[TaxonomyError] == 2
+
+    def bug() -> None:
+        raise KeyError("not a service error")
+
+    with pytest.raises(KeyError):
+        guarded(bug, settings)
