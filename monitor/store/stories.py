@@ -386,7 +386,7 @@ class StoryIndex:
             index=self.names.stories,
             query={"terms": {"event_id": list(event_ids)}},
             size=min(10_000, per_event * len(event_ids)),
-            sort=ARRIVAL_ORDER,
+            sort=[{"fetched_at": "asc"}, {"id": "asc"}],
             source_excludes=["content", "lsh_bands", "evidence", "text_folded"],
             **_LENIENT,
         )
