@@ -116,13 +116,17 @@ def test_one_grouping_run_of_many_passes_gives_newsmon_dedupe_events(
 
 
 def _groups_of_one_poll(
-    es: Elasticsearch, prefix: str, stories: list[Story], pass_size: int
+    es: Elasticsearch,
+    prefix: str,
+    stories: list[Story],
+    pass_size: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, tuple[str, str, bool]]:
     """Index `stories` pending under `prefix` and group them in passes of `pass_size`."""
     store = Store(es, prefix)
     store.lifecycle.install(NOW)
     assert store.stories.index(stories, now=NOW).errors == []
-    grouping.PASS_SIZE = pass_size
+    monkeypatch.setattr(grouping, "PASS_SIZE", pass_size)
     report = group_pending(store, window_days=7, now=NOW)
     assert report["errors"] == [], report
     assert report["passes"] == -(-len(stories) // pass_size)
@@ -153,7 +157,6 @@ def test_one_polls_stories_get_the_same_groups_in_passes_of_any_size(
     # in never changes which copy is the primary or which event a report joins.
     if not DEV_SET.exists():
         pytest.fail(f"{DEV_SET} is missing: the shared corpus must be beside the repository")
-    monkeypatch.setattr(grouping, "PASS_SIZE", grouping.PASS_SIZE)
     stories = [record_to_story(r, NOW) for r in _rows(DEV_SET)]
     for s in stories:
         s.fetched_at = NOW + timedelta(days=3)  # after every publication time in the set
@@ -161,8 +164,8 @@ def test_one_polls_stories_get_the_same_groups_in_passes_of_any_size(
     stories.sort(key=lambda s: s.id)
     assert stories != sorted(stories, key=_arrival)
     tag_stories(stories, tagger)
-    one = _groups_of_one_poll(es_client, f"{index_prefix}-one", stories, 10_000)
-    small = _groups_of_one_poll(es_client, f"{index_prefix}-small", stories, 9)
+    one = _groups_of_one_poll(es_client, f"{index_prefix}-one", stories, 10_000, monkeypatch)
+    small = _groups_of_one_poll(es_client, f"{index_prefix}-small", stories, 9, monkeypatch)
     assert small == one
     # Not trivially equal: copies were clustered and reports joined events.
     assert sum(1 for _c, _e, primary in one.values() if not primary) >= 3
