@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
+import threading
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -58,10 +58,12 @@ def run(
     # SIGTERM is how `docker stop`, systemd and `make down` stop a service; Python's default
     # exits without running `finally`, which left the loop's lease held until it expired (five
     # minutes at least) and a restarted loop refusing to start meanwhile.
-    signal.signal(signal.SIGTERM, _terminate)
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop.handle)
     try:
         with pipeline.exclusive_loop(s, timedelta(seconds=pause)) as renew:
             while True:
+                stop.check()
                 started = utcnow()
                 s, done = _cycle(config_dir, s, started)
                 if done is not None:
@@ -72,7 +74,7 @@ def run(
                     raise
                 except StoreError as e:  # Elasticsearch away: renewed next cycle, if still ours
                     _cycle_error(started, e)
-                time.sleep(pause)
+                stop.pause(pause)
     except _Terminated:
         from monitor.display import local_time
 
@@ -90,10 +92,33 @@ class _Terminated(BaseException):
     one feed's or one e-mail's failure must not stop the others, and must not swallow this."""
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # A second SIGTERM must not interrupt the lease's release; SIGKILL still works.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise _Terminated
+class _Stop:
+    """SIGTERM's handler, and the flag it leaves for the loop to check between cycles.
+
+    The handler raises `_Terminated` wherever the main thread is, so a long cycle stops at once.
+    But Python runs a signal handler at any bytecode, finalisers included (a garbage-collected
+    HTTP response closing itself), and an exception raised in a finaliser is printed and
+    dropped. The flag makes such a SIGTERM stop the loop at the next check instead of never:
+    that lost exception once kept a loop running after `docker stop`.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.requested.is_set():
+            return  # already stopping: a second SIGTERM must not interrupt the lease's release
+        self.requested.set()
+        raise _Terminated
+
+    def check(self) -> None:
+        if self.requested.is_set():
+            raise _Terminated
+
+    def pause(self, seconds: float) -> None:
+        """Sleep between cycles; a SIGTERM ends the sleep, whether or not its raise got lost."""
+        if self.requested.wait(seconds):
+            raise _Terminated
 
 
 def _cycle(

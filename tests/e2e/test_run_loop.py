@@ -110,6 +110,12 @@ class _Lines:
                 return line
         raise AssertionError(f"no line with {needle!r} in {timeout} s; saw {self.seen[-5:]}")
 
+    def last(self, n: int) -> list[str]:
+        """The last `n` lines read so far, waited for or not: what a failure should show."""
+        while not self._q.empty():
+            self.seen.append(self._q.get_nowait())
+        return self.seen[-n:]
+
 
 @pytest.mark.timeout(300)
 def test_loop_outlives_an_elasticsearch_outage_and_stops_on_sigterm(
@@ -160,7 +166,11 @@ def test_loop_outlives_an_elasticsearch_outage_and_stops_on_sigterm(
             # `docker stop`, systemd and `make down` send SIGTERM: the loop stops at once, says
             # so in one line, exits 0 and gives its lease back (a restart need not wait).
             loop.send_signal(signal.SIGTERM)
-            assert loop.wait(timeout=60) == 0
+            try:
+                code = loop.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"no exit 60 s after SIGTERM; its stderr ended {err.last(10)}")
+            assert code == 0, err.last(10)
             err.wait_for("stopped (SIGTERM)")
         finally:
             if loop.poll() is None:

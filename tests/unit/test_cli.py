@@ -296,3 +296,28 @@ def test_guarded_turns_each_unit_error_into_its_exit_code_and_lets_bugs_through(
 
     with pytest.raises(KeyError):
         guarded(bug, settings)
+
+
+def test_a_sigterm_whose_raise_a_finaliser_swallowed_still_stops_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python runs a signal handler at any bytecode, a finaliser's included, and drops what a
+    finaliser raises: the loop must still stop at its next check, not run on forever."""
+    from monitor import run_cli
+
+    dropped: list[type[BaseException] | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: dropped.append(u.exc_type))
+    stop = run_cli._Stop()
+
+    class Response:  # as a garbage-collected HTTP response closes itself
+        def __del__(self) -> None:
+            stop.handle(15, None)
+
+    Response()
+    assert dropped == [run_cli._Terminated]
+    with pytest.raises(run_cli._Terminated):
+        stop.pause(60)  # returns at once: the flag is already set
+    with pytest.raises(run_cli._Terminated):
+        stop.check()
+    # A second SIGTERM while the lease is being released does not interrupt the release.
+    stop.handle(15, None)
