@@ -1,6 +1,6 @@
 # newsmon — the commands that matter:
 #   make test   set everything up (venv, Elasticsearch download) and run lint, types and all tests
-#   make test-clock   only the shifted-clock runs (localdev/clockshift.py)
+#   make test-clock   only the shifted-clock runs (localdev/clockshift.py), every test under every clock
 #   make unit   the fast loop: lint, types and the pure tests (tests/unit) only; no service needed
 #   make up     start, in the background, a local Elasticsearch, a mail catcher (var/mail/), the offline
 #               demo's feed server and `airflow standalone` running the DAGs; waits for health and
@@ -42,8 +42,9 @@ typecheck: setup
 es-fetch: setup
 	$(BIN)/python -m localdev.elasticsearch fetch
 
-# The whole suite, then everything but the Airflow tests again under four shifted clocks (end of
-# a year, both DST changes, minute 47), to show no result depends on when it runs.
+# The whole suite, then again under four shifted clocks (end of a year, both DST changes, minute
+# 47), to show no result depends on when it runs: the pure tests under each clock, the service
+# tests (not Airflow's) one slice per clock, the slices rotating daily.
 test: setup lint typecheck es-fetch
 	$(BIN)/pytest
 	$(BIN)/python -m localdev.clockshift
@@ -54,7 +55,7 @@ test-celery: setup es-fetch
 	$(BIN)/pytest -m celery -s
 
 test-clock: setup es-fetch
-	$(BIN)/python -m localdev.clockshift
+	$(BIN)/python -m localdev.clockshift --every-test
 
 # No Elasticsearch download and no services: about half a minute.
 unit: setup lint typecheck

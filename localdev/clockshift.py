@@ -1,12 +1,19 @@
 """Run the test suite under shifted system clocks, to show its result does not depend on when.
 
-    python -m localdev.clockshift [--instant 'TZ|YYYY-MM-DD HH:MM:SS' ...] [-- pytest args]
+    python -m localdev.clockshift [--instant 'TZ|YYYY-MM-DD HH:MM:SS' ...] [--every-test]
+                                  [--rotation R] [-- pytest args]
 
 Starts one Elasticsearch on the real clock (a JVM under a fake clock would only test the JVM),
 then runs pytest once per instant under libfaketime (LD_PRELOAD), with
 ``NEWSMON_TEST_ES_URL`` pointing at that server. The default instants are the ones that broke
 or could break a time-dependent test: the end of a year, both European DST changes and minute
 47 of an ordinary hour. The Airflow tests are left out: Airflow's scheduler needs the real clock.
+
+By default the pure tests (tests/unit) run under every instant and the service tests are split
+in as many slices as there are instants, one slice per instant (``NEWSMON_TEST_SHARD``, see
+tests/conftest.py): the same coverage per run as one whole extra run instead of four. Which
+slice meets which instant rotates with the day (``--rotation``, printed), so within four days
+every service test has met every instant. ``--every-test`` runs everything under every instant.
 Prints one JSON line per instant and exits non-zero if any run failed.
 """
 
@@ -18,7 +25,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -70,6 +77,12 @@ def _observed_clock(env: dict[str, str]) -> str:
     return out.stdout.strip() or out.stderr.strip()
 
 
+def slices(instants: int, rotation: int) -> list[str]:
+    """The service-test slice (``NEWSMON_TEST_SHARD``) for each instant: each slice once, and a
+    rotation of one moves every slice on to the next instant."""
+    return [f"{(i + rotation) % instants}/{instants}" for i in range(instants)]
+
+
 def _parse_instant(raw: str) -> tuple[str, str]:
     tz, sep, when = raw.partition("|")
     if not sep or not when.strip():
@@ -84,6 +97,17 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         type=_parse_instant,
         help="'TZ|YYYY-MM-DD HH:MM:SS' (repeatable); default: four edge instants",
+    )
+    parser.add_argument(
+        "--every-test",
+        action="store_true",
+        help="every test under every instant, not one slice of the service tests per instant",
+    )
+    parser.add_argument(
+        "--rotation",
+        type=int,
+        default=date.today().toordinal(),
+        help="which slice meets which instant (default: today's date; a failing run prints it)",
     )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
@@ -101,8 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     es_url = external or (node.url if node else "")
     failed = 0
+    # Named tests run under every instant: whoever names them wants to see them there.
+    sharded = not (args.every_test or args.pytest_args)
+    shards = slices(len(instants), args.rotation) if sharded else [""] * len(instants)
     try:
-        for tz, when in instants:
+        for (tz, when), shard in zip(instants, shards, strict=True):
             env = {
                 **os.environ,
                 "TZ": tz,
@@ -111,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 "FAKETIME": f"{_offset_seconds(tz, when):+d}",
                 # Timeouts and sleeps keep real durations; only the calendar moves.
                 "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                "NEWSMON_TEST_SHARD": shard,
             }
             cmd = [
                 sys.executable,
@@ -137,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 "instant": when,
                 "observed": seen,
                 "tz": tz,
+                "service_tests": f"slice {shard} (--rotation {args.rotation})" if shard else "all",
                 "passed": proc.returncode == 0,
                 "exit_code": proc.returncode,
                 "seconds": round(time.monotonic() - began, 1),

@@ -132,6 +132,7 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
             self._call(self._drop_all())
+            self._call(self._finish_handlers())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
@@ -147,6 +148,15 @@ class FaultProxy:
         for w in list(self._writers):
             w.transport.abort()
         self._writers.clear()
+
+    async def _finish_handlers(self) -> None:
+        # Each open connection's handler task is cancelled and awaited before the loop stops;
+        # a loop stopped under them prints "Task was destroyed but it is pending!" per task.
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         mode = self.mode

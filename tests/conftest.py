@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +45,7 @@ _MARKERS_BY_DIR = {
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests/integration and tests/e2e ``integration``, tests/airflow ``airflow``, tests/celery
-    ``celery``."""
+    ``celery``; under ``NEWSMON_TEST_SHARD`` keep only that shard of the service tests."""
     tests_dir = Path(__file__).resolve().parent
     for item in items:
         try:
@@ -54,6 +55,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = _MARKERS_BY_DIR.get(top)
         if marker:
             item.add_marker(marker)
+    shard = os.environ.get("NEWSMON_TEST_SHARD")
+    if shard:
+        kept, dropped = shard_items(items, shard, tests_dir)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+
+def shard_items(
+    items: list[pytest.Item], shard: str, tests_dir: Path
+) -> tuple[list[pytest.Item], list[pytest.Item]]:
+    """Split `items` for shard ``"K/N"``: every test in tests/unit, and the K-th of N slices of
+    the others (by a stable hash of the test id, so a test stays in its slice from run to run).
+
+    The shifted-clock reruns (localdev/clockshift.py) give each instant one slice: the pure
+    tests meet every instant on every run, each service test one instant per run.
+    """
+    k, sep, n = shard.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise pytest.UsageError(f"NEWSMON_TEST_SHARD={shard!r}: expected K/N with 0 <= K < N")
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        pure = item.path.resolve().is_relative_to(tests_dir / "unit")
+        mine = zlib.crc32(item.nodeid.encode()) % int(n) == int(k)
+        (kept if pure or mine else dropped).append(item)
+    return kept, dropped
 
 
 @contextlib.contextmanager
