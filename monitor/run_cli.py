@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
+import time
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -98,27 +98,34 @@ class _Stop:
     The handler raises `_Terminated` wherever the main thread is, so a long cycle stops at once.
     But Python runs a signal handler at any bytecode, finalisers included (a garbage-collected
     HTTP response closing itself), and an exception raised in a finaliser is printed and
-    dropped. The flag makes such a SIGTERM stop the loop at the next check instead of never:
-    that lost exception once kept a loop running after `docker stop`.
+    dropped: the flag makes such a SIGTERM stop the loop at its next check instead of never.
+    (A loop still running a minute after SIGTERM failed CI once; this is the one way we found
+    for the old handler, which raised and then ignored SIGTERM, to lose the stop.)
+
+    The flag is a plain attribute, not a `threading.Event`: setting an Event takes a lock the
+    interrupted main thread may hold, and the handler would wait on itself.
     """
 
     def __init__(self) -> None:
-        self.requested = threading.Event()
+        self.requested = False
 
     def handle(self, signum: int, frame: object) -> None:
-        if self.requested.is_set():
+        if self.requested:
             return  # already stopping: a second SIGTERM must not interrupt the lease's release
-        self.requested.set()
+        self.requested = True
         raise _Terminated
 
     def check(self) -> None:
-        if self.requested.is_set():
+        if self.requested:
             raise _Terminated
 
     def pause(self, seconds: float) -> None:
-        """Sleep between cycles; a SIGTERM ends the sleep, whether or not its raise got lost."""
-        if self.requested.wait(seconds):
-            raise _Terminated
+        """Sleep between cycles. A SIGTERM raises out of the sleep; one whose raise got lost
+        ends it within a second."""
+        end = time.monotonic() + seconds
+        while not self.requested and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 1.0))
+        self.check()
 
 
 def _cycle(
