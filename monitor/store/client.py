@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from monitor.clock import utcnow
 from monitor.config import ElasticsearchSettings
@@ -26,12 +27,33 @@ from monitor.store.stories import StoryIndex
 __all__ = ["Store", "connect", "open_store"]
 
 
+class _OrjsonNdjsonSerializer(NdjsonSerializer):
+    """Bulk and multi-search bodies and answers, a line at a time through orjson.
+
+    The client ships orjson for plain JSON only (`OrjsonSerializer`); bulk bodies are where a
+    first poll spent most of its 4 s of JSON encoding with the standard library."""
+
+    _json = OrjsonSerializer()
+
+    def json_dumps(self, data: Any) -> bytes:
+        return self._json.json_dumps(data)
+
+    def json_loads(self, data: bytes) -> Any:
+        return self._json.json_loads(data)
+
+
 def connect(es: ElasticsearchSettings) -> Elasticsearch:
     """A client for the configured cluster (API key or basic auth, optional CA bundle)."""
     kwargs: dict[str, Any] = {
         "request_timeout": es.timeout,
         "max_retries": 3,
         "retry_on_timeout": True,
+        # orjson, a dependency through elasticsearch[orjson]: the same JSON, encoded and
+        # decoded several times faster than by the standard library.
+        "serializers": {
+            OrjsonSerializer.mimetype: OrjsonSerializer(),
+            _OrjsonNdjsonSerializer.mimetype: _OrjsonNdjsonSerializer(),
+        },
     }
     if es.api_key:
         kwargs["api_key"] = es.api_key
