@@ -145,8 +145,8 @@ def _measure(args: argparse.Namespace, sizes: list[int], client: Elasticsearch) 
     # there, so bulk indexing never lands inside a timing.
     clear = bench_dedupe.clear_caches
 
-    def clear_and_flush() -> None:
-        clear()
+    def clear_and_flush(*, keep_parsed: bool = False) -> None:
+        clear(keep_parsed=keep_parsed)
         for b in backends:
             b.flush()
 

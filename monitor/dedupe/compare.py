@@ -6,10 +6,14 @@ different events (their facts disagree, or they were published days apart).
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+
+from cachetools import LRUCache
 
 from monitor.dedupe.facts import (
     _disagree,
@@ -24,6 +28,9 @@ from monitor.dedupe.features import _LATIN, _content_tokens, _folded, _shingles,
 # ---- parameters ------------------------------------------------------------------------------
 MAX_GAP = timedelta(hours=72)  # copies appear within hours; days apart means a follow-up story
 MIN_SHINGLES = 6  # below this many word pairs a text is too short to call a copy on its own
+# What the parsed texts of a grouping run may hold (`_parsed`): about 2 KB per story of a
+# feed's summary, so a 20,000-story first poll keeps every text it met.
+PARSED_BYTES = 48 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,20 +47,67 @@ class _Text:
     when: datetime | None
 
 
-@lru_cache(maxsize=4096)
-def _features(title: str, summary: str, content: str | None, when: datetime | None) -> _Text:
-    title = title or ""
-    summary = summary or ""
-    ct = _content_tokens(title, summary, content)
-    title_seq = _content_tokens(title)
-    return _Text(
-        title_tokens=frozenset(title_seq),
-        title_seq=tuple(title_seq),
-        tokens=frozenset(ct),
-        shingles=frozenset(_shingles(ct)),
-        all_tokens=frozenset(t for p in (title, summary, content) for t in _words(p or "")),
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """One text's words and facts: what its `_Text` is built from, and the costly part of it
+    (folding, tokenising, the facts' patterns), in a fifth of a `_Text`'s memory."""
+
+    title_seq: tuple[str, ...]
+    content: tuple[str, ...]  # content words of title, summary and body, in order
+    words: tuple[str, ...]  # every word, each once
+    facts: _Facts
+    names: frozenset[str]
+
+    def size(self) -> int:
+        """Bytes held, roughly: the tuples' slots (their words are interned, shared)."""
+        slots = len(self.title_seq) + len(self.content) + len(self.words) + len(self.names)
+        return 8 * slots + sys.getsizeof(self) + 400
+
+
+# A grouping run meets the same stored story as a candidate pass after pass; a pass's `_Text`
+# cache (below) cannot hold a run's worth of them, this can. Keyed by the story's id and the
+# hashes of its texts, not the texts, which a candidate read from Elasticsearch brings as new
+# strings each time: two texts of one story colliding on all three 64-bit hashes is not a
+# practical concern. Bounded by bytes, not entries: a body can be a hundred times a summary.
+_PARSED: LRUCache[tuple[str, int, int, int], _Parsed] = LRUCache(
+    maxsize=PARSED_BYTES, getsizeof=_Parsed.size
+)
+_PARSED_LOCK = threading.Lock()  # LRUCache is not thread-safe; lru_cache is
+
+
+def _parsed(sid: str, title: str, summary: str, content: str | None) -> _Parsed:
+    key = (sid, hash(title), hash(summary), hash(content))
+    with _PARSED_LOCK:
+        hit = _PARSED.get(key)
+    if hit is not None:
+        return hit
+    parsed = _Parsed(
+        title_seq=tuple(_content_tokens(title)),
+        content=tuple(_content_tokens(title, summary, content)),
+        words=tuple(dict.fromkeys(t for p in (title, summary, content) for t in _words(p or ""))),
         facts=_facts(title, summary),
         names=frozenset(_title_names(title, summary)),
+    )
+    if parsed.size() <= PARSED_BYTES:
+        with _PARSED_LOCK:
+            _PARSED[key] = parsed
+    return parsed
+
+
+@lru_cache(maxsize=4096)
+def _features(
+    sid: str, title: str, summary: str, content: str | None, when: datetime | None
+) -> _Text:
+    """Story `sid`'s comparison features (its texts as given: `headline` of its title)."""
+    p = _parsed(sid, title or "", summary or "", content)
+    return _Text(
+        title_tokens=frozenset(p.title_seq),
+        title_seq=p.title_seq,
+        tokens=frozenset(p.content),
+        shingles=frozenset(_shingles(list(p.content))),
+        all_tokens=frozenset(p.words),
+        facts=p.facts,
+        names=p.names,
         when=when,
     )
 
@@ -106,7 +160,13 @@ def similarity(a: _Text, b: _Text) -> float:
     return (0.35 * min(1.0, 2 * j2) + 0.45 * c1 + 0.2 * t) * evidence
 
 
-def clear_caches() -> None:
-    """Forget cached folds and text features (benchmarks measure cold decisions with it)."""
+def clear_caches(*, keep_parsed: bool = False) -> None:
+    """Forget cached folds and text features (benchmarks measure cold decisions with it).
+
+    `keep_parsed`: keep the parsed texts (bounded by `PARSED_BYTES`), as a grouping run does
+    from one pass to the next."""
     _folded.cache_clear()
     _features.cache_clear()
+    if not keep_parsed:
+        with _PARSED_LOCK:
+            _PARSED.clear()

@@ -97,7 +97,7 @@ class Decision:
 
 def _candidate_features(c: Candidate) -> _Text:
     return _features(
-        headline(c.title or "", c.outlet or ""), c.summary or "", c.content, _utc(c.published)
+        c.id, headline(c.title or "", c.outlet or ""), c.summary or "", c.content, _utc(c.published)
     )
 
 
@@ -141,6 +141,7 @@ def _lazy_features(story: Story) -> Callable[[], _Text]:
         if not cached:
             cached.append(
                 _features(
+                    story.id,
                     headline(story.title, story.outlet),
                     story.summary,
                     story.content,

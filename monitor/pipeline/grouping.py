@@ -102,7 +102,9 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
             while True:
                 # The text caches fill with earlier passes' stories and candidates (full at
                 # ~8,000 texts, ~150 MB); a new pass mostly meets new ones (peak RSS, above).
-                clear_caches()
+                # The parsed texts they are built from stay: bounded by bytes, a fifth of the
+                # size, and what a later pass's candidates cost most to rebuild.
+                clear_caches(keep_parsed=True)
                 clear_event_caches()
                 # A later pass needs no refresh: the run refreshed after writing its groups, and
                 # stories a concurrent poll stores meanwhile are grouped by that poll's own run.
@@ -137,4 +139,8 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
     except LeaseBusy as e:
         log.warning("grouping deferred: %s", e)
         report["deferred"] = str(e)
+    finally:
+        # A long-lived process (`newsmon run`, an Airflow worker) keeps no run's texts.
+        clear_caches()
+        clear_event_caches()
     return report

@@ -499,8 +499,8 @@ def test_copies_share_bands_and_join_the_first_story(label: str, a: Any, b: Any)
 @pytest.mark.parametrize(("label", "a", "b"), LOOKALIKES, ids=[c[0] for c in LOOKALIKES])
 def test_lookalikes_of_different_events_are_refused(label: str, a: Any, b: Any) -> None:
     sa, sb = _story(*a), _story(*b)
-    fa = compare._features(sa.title, sa.summary, None, sa.published)
-    fb = compare._features(sb.title, sb.summary, None, sb.published)
+    fa = compare._features(sa.id, sa.title, sa.summary, None, sa.published)
+    fb = compare._features(sb.id, sb.title, sb.summary, None, sb.published)
     # Text alone would merge them: the refusal has to come from the facts.
     assert dedupe.similarity(fa, fb) >= MERGE_SCORE
     for first, second in ((sa, sb), (sb, sa)):
@@ -517,8 +517,8 @@ def test_refusal_reasons_name_the_fact() -> None:
     for label, a, b in LOOKALIKES:
         sa, sb = _story(*a), _story(*b)
         reasons[label] = compare._conflict(
-            compare._features(sa.title, sa.summary, None, sa.published),
-            compare._features(sb.title, sb.summary, None, sb.published),
+            compare._features(sa.id, sa.title, sa.summary, None, sa.published),
+            compare._features(sb.id, sb.title, sb.summary, None, sb.published),
         )
     assert reasons["strike on a different day"] == "weekdays differ"
     assert (reasons["different casualty counts"] or "").startswith("numbers differ")
@@ -843,3 +843,21 @@ def test_outlet_suffixes_and_desk_labels_do_not_split_copies() -> None:
     lookup = MemoryLookup()
     _run([sa], lookup)
     assert assign_cluster(sb, lookup).cluster_id == sa.id
+
+
+def test_a_runs_parsed_texts_follow_a_storys_edits_and_outlive_a_pass() -> None:
+    """The parsed-text cache is keyed by story id and text: an edited story (same id, a new
+    title) is parsed again, and a new pass's clear keeps what the run parsed."""
+    compare.clear_caches()
+    first = compare._features("s-1", "Ministers meet in Ankara", "Talks on trade.", None, None)
+    edited = compare._features("s-1", "Ministers meet in Cairo", "Talks on trade.", None, None)
+    assert "cairo" in edited.title_tokens
+    assert "cairo" not in first.title_tokens
+    assert len(compare._PARSED) == 2
+    compare.clear_caches(keep_parsed=True)  # between two passes of one grouping run
+    assert len(compare._PARSED) == 2
+    again = compare._features("s-1", "Ministers meet in Cairo", "Talks on trade.", None, None)
+    assert again == edited
+    assert again is not edited
+    compare.clear_caches()
+    assert len(compare._PARSED) == 0
