@@ -104,7 +104,7 @@ def _features(
         title_tokens=frozenset(p.title_seq),
         title_seq=p.title_seq,
         tokens=frozenset(p.content),
-        shingles=frozenset(_shingles(list(p.content))),
+        shingles=frozenset(_shingles(p.content)),
         all_tokens=frozenset(p.words),
         facts=p.facts,
         names=p.names,

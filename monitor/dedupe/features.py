@@ -8,6 +8,7 @@ of the cost of comparing stories.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
 from sys import intern
@@ -68,7 +69,7 @@ def _content_tokens(*parts: str | None) -> list[str]:
     return [t for p in parts if p for t in _words(p) if _keep(t)]
 
 
-def _shingles(toks: list[str]) -> set[str]:
+def _shingles(toks: Sequence[str]) -> set[str]:
     if len(toks) < 2:
         return set(toks)
     return {f"{a} {b}" for a, b in pairwise(toks)}
