@@ -281,11 +281,6 @@ class Weights:
         return self._table[term] >= self._cut
 
 
-def _same_language(a: str | None, b: str | None) -> bool:
-    # An unknown language is compared as if it were the same: the words decide then.
-    return not a or not b or a == b
-
-
 def score(mine: EventText, other: EventText, weights: Weights, same_lang: bool) -> float:
     """Weighted Dice overlap of the two stories' terms, in [0, 1].
 
@@ -375,7 +370,6 @@ def assign_event(
     wanted = set(mine.covers)
     wanted.update(*map(_candidate_covers, eligible))
     weights = Weights(lookup.term_stats(sorted(wanted)))
-    eligible = _worth_reading_all(story, mine, eligible, weights, when)
     matches, refused = _matches(story, mine, eligible, weights, when)
     if not matches:
         return EventDecision(story.id, None, "new", 0.0, [], note="; ".join(refused))
@@ -410,6 +404,7 @@ def _matches(
             terms, evidence = other.terms, other.evidence
         else:
             terms, evidence = c.terms, _candidate_evidence(c, c.terms)
+        # An unknown language is compared as if it were the same: the words decide then.
         same_lang = not story.lang or not c.lang or story.lang == c.lang
         gap = when - (_utc(c.first_seen) or when)
         needed = _threshold(same_lang, c.outlet == story.outlet, gap)
@@ -442,35 +437,6 @@ def _matches(
             continue
         matches.append(_Match(c, s))
     return matches, refused
-
-
-def _worth_reading_all(
-    story: Story, mine: EventText, eligible: list[EventCandidate], weights: Weights, when: datetime
-) -> list[EventCandidate]:
-    """The candidates that may reach their threshold, judged on their stored terms before
-    their whole text is built (the bound `_matches` applies first); those without stored
-    terms stay. What is the same for every candidate of the story is looked up once."""
-    table = weights._table.__getitem__
-    totals = {True: weights.total(mine.terms), False: weights.total(mine.evidence)}
-    log2 = math.log(2.0)
-    out: list[EventCandidate] = []
-    for c in eligible:
-        terms = c.terms
-        if terms is None:
-            out.append(c)
-            continue
-        same_lang = not story.lang or not c.lang or story.lang == c.lang
-        gap = when - (_utc(c.first_seen) or when)
-        needed = _threshold(same_lang, c.outlet == story.outlet, gap)
-        if same_lang:
-            a, b = mine.terms, terms
-        else:
-            a, b = mine.evidence, _candidate_evidence(c, terms)
-        shared = sum(map(table, a & b))
-        low = totals[same_lang] + log2 * len(b)
-        if low and 2 * shared / low >= needed:
-            out.append(c)
-    return out
 
 
 def _is_evidence(term: str) -> bool:

@@ -139,6 +139,18 @@ class MemoryLookup:
         self._by_guid: dict[str, set[str]] = {}
         self._by_title: dict[tuple[str, str], set[str]] = {}
         self._index = _BandIndex()
+        # The bands last parsed into keys: a grouping run looks a story's bands up and then
+        # adds the story, so they are parsed once. Held by reference (the list is not changed
+        # in place once annotated), so its identity cannot pass to another list meanwhile.
+        self._parsed_bands: tuple[list[str], list[int]] | None = None
+
+    def _keys(self, bands: list[str]) -> list[int]:
+        last = self._parsed_bands
+        if last is not None and last[0] is bands:
+            return last[1]
+        keys = _band_keys(bands)
+        self._parsed_bands = (bands, keys)
+        return keys
 
     def __len__(self) -> int:
         return len(self._slot)
@@ -177,7 +189,7 @@ class MemoryLookup:
             self._by_title.get((prev.outlet, prev.title_key), set()).discard(c.id)
             self._rows[old] = None
         slot = len(self._rows)
-        keys = _band_keys(c.lsh_bands)
+        keys = self._keys(story.lsh_bands)
         self._rows.append(replace(c, lsh_bands=[]))
         self._slot[c.id] = slot
         if c.canonical_url:
@@ -204,7 +216,9 @@ class MemoryLookup:
     def by_bands(self, bands: list[str], since: datetime) -> list[Candidate]:
         """Up to `max_candidates` stories first seen since `since` sharing a band, best first."""
         # Each band once: a slot's count is then the bands it shares with `bands`.
-        hits = Counter(self._index.slots(_band_keys(list(dict.fromkeys(bands)))))
+        # (Bands name their index, so a well-formed story's are distinct already.)
+        unique = bands if len(set(bands)) == len(bands) else list(dict.fromkeys(bands))
+        hits = Counter(self._index.slots(self._keys(unique)))
         since = _utc(since) or since
         live = []
         for slot, n in hits.items():
