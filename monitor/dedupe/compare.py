@@ -17,10 +17,12 @@ from itertools import pairwise
 from cachetools import LRUCache
 
 from monitor.dedupe.facts import (
+    _calendar_word,
     _disagree,
     _Facts,
     _facts,
     _missing_names,
+    _skeleton,
     _template_slots,
     _title_names,
 )
@@ -180,6 +182,8 @@ def clear_caches(*, keep_parsed: bool = False) -> None:
     `keep_parsed`: keep the parsed texts (bounded by `PARSED_BYTES`), as a grouping run does
     from one pass to the next."""
     _folded.cache_clear()
+    _skeleton.cache_clear()
+    _calendar_word.cache_clear()
     _features.cache_clear()
     if not keep_parsed:
         with _PARSED_LOCK:

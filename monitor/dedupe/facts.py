@@ -91,6 +91,13 @@ def _lookup_word(tok: str, table: dict[str, int]) -> int | None:
     return None
 
 
+@lru_cache(maxsize=65536)
+def _calendar_word(tok: str) -> tuple[int | None, int | None]:
+    """The weekday and the month a word names on its own (cached: a text's facts look every
+    word up twice, and the same words recur text after text)."""
+    return _lookup_word(tok, _WEEKDAYS), _lookup_word(tok, _MONTHS)
+
+
 @dataclass(frozen=True)
 class _Facts:
     numbers: frozenset[str]
@@ -118,13 +125,12 @@ def _facts(*parts: str | None) -> _Facts:
     weekdays: set[int] = set()
     months: set[int] = set()
     for i, tok in enumerate(toks):
-        wd = _lookup_word(tok, _WEEKDAYS)
+        wd, mo = _calendar_word(tok)
         if wd is None and i > 0 and toks[i - 1] in ("יום", "ביום"):
             wd = _HE_WEEKDAYS.get(tok)
         if wd is not None:
             weekdays.add(wd)
             continue
-        mo = _lookup_word(tok, _MONTHS)
         if mo is None and tok in _MONTHS_AMBIGUOUS:
             near = toks[max(0, i - 1) : i] + toks[i + 1 : i + 2]
             if any(t.isdigit() for t in near):
@@ -151,6 +157,7 @@ def _disagree(a: frozenset[Any], b: frozenset[Any]) -> bool:
 _CAP_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 
 
+@lru_cache(maxsize=65536)
 def _skeleton(tok: str) -> str:
     """Consonant skeleton, so transliteration variants meet: Meshaal/Mashal, Haniyeh/Haniya."""
     s = re.sub(r"[aeiouy]", "", tok)
@@ -213,8 +220,12 @@ def _present(tok: str, other_tokens: AbstractSet[str], skeletons: set[str]) -> b
 
 
 def _missing_names(names: AbstractSet[str], other_tokens: AbstractSet[str]) -> set[str]:
+    # Most names appear as they are: the other text's skeletons are made only when one does not.
+    unseen = [n for n in names if n not in other_tokens]
+    if not unseen:
+        return set()
     skel = {_skeleton(t) for t in other_tokens if _LATIN.match(t)}
-    return {n for n in names if not _present(n, other_tokens, skel)}
+    return {n for n in unseen if not _present(n, other_tokens, skel)}
 
 
 def _template_slots(a: Sequence[str], b: Sequence[str]) -> tuple[set[str], set[str]] | None:
