@@ -108,6 +108,7 @@ def _measure(args: argparse.Namespace, sizes: list[int], client: Elasticsearch) 
             for i in range(200)
         ]
         for size in sizes:
+            _progress(f"building and indexing {size:,} grouped stories")
             store = stores[size] = Store(client, f"bench-{secrets.token_hex(3)}")
             store.lifecycle.install(bench_dedupe.START)
             stored = _stored(size, args.seed, names, [replace(s) for s in recent])
@@ -117,6 +118,7 @@ def _measure(args: argparse.Namespace, sizes: list[int], client: Elasticsearch) 
         joined = {n: 0 for n in sizes}
         searches = {n: 0 for n in sizes}
         for k in range(args.passes):
+            _progress(f"pass {k + 1}/{args.passes} of {args.pass_size} probes at every size")
             batch = [
                 bench_dedupe._tag(
                     probe_corpus.story(arrive, copy_rate=0.3, pool=recent_corpus.events), rnd, names
@@ -152,6 +154,10 @@ def _measure(args: argparse.Namespace, sizes: list[int], client: Elasticsearch) 
     finally:
         for store in stores.values():
             local_es.delete_prefixed(client, store.names.prefix)
+
+
+def _progress(message: str) -> None:
+    print(f"[bench_events_es {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
