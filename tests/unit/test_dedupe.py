@@ -861,3 +861,19 @@ def test_a_runs_parsed_texts_follow_a_storys_edits_and_outlive_a_pass() -> None:
     assert again is not edited
     compare.clear_caches()
     assert len(compare._PARSED) == 0
+
+
+def test_word_pairs_compare_as_the_shingle_strings_do() -> None:
+    """The comparison keeps word pairs as tuples (`compare._pairs`), MinHash as "a b" strings
+    (`features._shingles`): the same sizes and the same Jaccard for any two texts, one-word
+    texts included."""
+    from monitor.dedupe.compare import _jaccard, _pairs
+    from monitor.dedupe.features import _shingles
+
+    rnd = random.Random(3)
+    vocab = [f"w{i}" for i in range(30)] + ["gaza", "ankara", "2024"]
+    texts = [tuple(rnd.choices(vocab, k=rnd.randint(0, 25))) for _ in range(200)]
+    texts += [("gaza",), ("ankara",), ()]
+    for a, b in zip(texts, texts[1:] + texts[:1], strict=True):
+        assert len(_pairs(a)) == len(_shingles(a))
+        assert _jaccard(_pairs(a), _pairs(b)) == _jaccard(_shingles(a), _shingles(b))

@@ -416,3 +416,62 @@ def test_the_lookup_ranks_ties_by_id_and_leaves_out_stories_before_since() -> No
     lookup.merge_events(later[0], [later[1]])
     again = {c.id: c.event_id for c in lookup.event_candidates(probe, since)}
     assert again == {later[0]: later[0], later[1]: later[0], later[2]: later[2]}
+
+
+def test_the_lookup_counts_over_every_row_or_sorts_its_postings_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Small indices count with `bincount` over every row, large ones sort their postings
+    (`event_memory._DENSE_PER_POSTING`): the same candidates, scores and order either way,
+    removed rows and stories before `since` left out in both."""
+    from monitor.dedupe import event_memory
+
+    rnd = random.Random(5)
+    words = [f"harbour{i}" for i in range(200)]
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    # Room for every story found, so rows found through a single posting count too.
+    lookup = MemoryEventLookup(max_candidates=1000)
+    for i in range(300):
+        s = _story(
+            i,
+            t0 + timedelta(minutes=7 * i),
+            title=" ".join(rnd.sample(words, 5)),
+            summary=" ".join(rnd.sample(words, 8)),
+        )
+        s.places = [rnd.choice(["Qatar", "Gaza", "Ankara"])]
+        s.event_id = s.id
+        lookup.add(s, s.fetched_at)
+    lookup.add(_story(17, t0, title="Replaced", summary="Gone."), t0)  # leaves a dead row
+    probes = []
+    for k in range(25):
+        p = _story(
+            1000 + k,
+            t0 + timedelta(days=1),
+            title=" ".join(rnd.sample(words, 6)),
+            summary=" ".join(rnd.sample(words, 8)),
+        )
+        p.places = ["Gaza"]
+        probes.append(p)
+    since = t0 + timedelta(hours=3)
+
+    def found(dense_per_posting: int) -> list[list[str]]:
+        monkeypatch.setattr(event_memory, "_DENSE_PER_POSTING", dense_per_posting)
+        return [[c.id for c in lookup.event_candidates(p, since)] for p in probes]
+
+    counted, sorted_ = found(10**9), found(0)
+    assert counted == sorted_
+    assert all(ids for ids in counted)
+    assert all(make_story(17).id not in ids for ids in counted)
+
+
+def test_weights_of_counted_and_uncounted_terms_follow_the_formula() -> None:
+    """Counted terms' weights are computed up front and the others on first use: both are
+    log(1 + (n + 1) / (df + 1)) to the bit."""
+    import math
+
+    w = Weights(TermStats(500, {"p:hakan fidan": 3, "l:gaza": 420}))
+    assert w("p:hakan fidan") == math.log(1.0 + 501 / 4)
+    assert w("l:gaza") == math.log(1.0 + 501 / 421)
+    assert w("w:harbour") == math.log(1.0 + 501 / 1)
+    both = frozenset({"l:gaza", "w:harbour"})
+    assert w.total(both) == sum(w(t) for t in both)
