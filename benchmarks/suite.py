@@ -232,6 +232,33 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def es_endpoint(target: str) -> str:
+    """The endpoint a request path names ("/stories/_bulk?refresh=false" -> "_bulk"), or
+    "document" for a path without one ("/stories/" + an id)."""
+    path = target.split("?", 1)[0].split("/")
+    return next((p for p in path if p.startswith("_")), "document")
+
+
+def _time_es_requests() -> dict[str, float]:
+    """Wall seconds this process spends inside Elasticsearch requests, by endpoint ("_bulk",
+    "_msearch", ...), from now on: what a poll waits for, beside its own CPU."""
+    import elastic_transport
+
+    waited: dict[str, float] = {}
+    perform = elastic_transport.Transport.perform_request
+
+    def timed(self: Any, method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return perform(self, method, target, *args, **kwargs)
+        finally:
+            endpoint = es_endpoint(target)
+            waited[endpoint] = waited.get(endpoint, 0.0) + time.perf_counter() - t
+
+    elastic_transport.Transport.perform_request = timed  # type: ignore[method-assign]
+    return waited
+
+
 def _child(mode: str, urls_file: str | None) -> None:
     """Run in a fresh process: one measurement, its figures as JSON on stdout."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -245,6 +272,7 @@ def _child(mode: str, urls_file: str | None) -> None:
             pipeline.init(settings)
         else:
             ids = [f.id for f in settings.feeds]
+            waited = _time_es_requests()
             t0, c0 = time.perf_counter(), time.process_time()
             report = pipeline.poll(settings, ids)
             rows = report["feeds"]
@@ -254,6 +282,10 @@ def _child(mode: str, urls_file: str | None) -> None:
                 "feeds_failed": report["feeds_failed"],
                 "not_modified": sum(1 for r in rows if r["status"] == "not modified"),
                 "clustered": report["duplicates_clustered"],
+                "es_request_s": {
+                    "all": round(sum(waited.values()), 2),
+                    **{k: round(v, 2) for k, v in sorted(waited.items(), key=lambda kv: -kv[1])},
+                },
             }
     else:
         import feedparser

@@ -12,7 +12,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from suite import QUICK, TARGETS, generate_feeds, judge, write_config  # noqa: E402
+from suite import QUICK, TARGETS, es_endpoint, generate_feeds, judge, write_config  # noqa: E402
 
 from monitor.config import load_settings  # noqa: E402
 
@@ -59,3 +59,10 @@ def test_json_lists_every_target_with_its_verdict() -> None:
 
 def test_quick_mode_is_small() -> None:
     assert QUICK.feeds * QUICK.entries <= 2000
+
+
+def test_elasticsearch_requests_are_timed_by_their_endpoint() -> None:
+    assert es_endpoint("/nm-stories-2026.12/_bulk?refresh=false") == "_bulk"
+    assert es_endpoint("/_msearch") == "_msearch"
+    assert es_endpoint("/nm-feeds/_doc/feed-1?if_seq_no=3&if_primary_term=1") == "_doc"
+    assert es_endpoint("/nm-stories/") == "document"
