@@ -19,9 +19,19 @@ from typing import Any
 
 import httpx
 
-__all__ = ["SCHEDULER_PARTS", "AirflowApi", "AirflowApiError"]
+__all__ = ["DB_RETRIES", "SCHEDULER_PARTS", "AirflowApi", "AirflowApiError"]
 
 SCHEDULER_PARTS = ("metadatabase", "scheduler", "dag_processor")
+DB_RETRIES = 5  # `AirflowApi.call`: tries again on a metadatabase error
+
+
+def _database_busy(response: httpx.Response) -> bool:
+    """Airflow's answer to a metadatabase error: HTTP 500, detail reason "Database error"."""
+    if response.status_code != 500:
+        return False
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        return bool(response.json()["detail"]["reason"] == "Database error")
+    return False
 
 
 class AirflowApiError(RuntimeError):
@@ -39,6 +49,7 @@ class AirflowApi:
     airflow_home: Path
     error: type[RuntimeError] = AirflowApiError
     poll_every: float = 1.0  # seconds between run-state checks in `wait_for_run`
+    retry_pause: float = 1.0  # seconds before `call` tries again after a metadatabase error
     _token: str | None = field(default=None, repr=False)
 
     def password(self) -> str | None:
@@ -65,8 +76,15 @@ class AirflowApi:
         return self._token
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        """One API call; the decoded JSON. An HTTP error raises `error`."""
-        for attempt in range(2):
+        """One API call; the decoded JSON. An HTTP error raises `error`.
+
+        A 401 logs in again once. A 500 "Database error" is made again, up to `DB_RETRIES`
+        times `retry_pause` apart: standalone's SQLite metadatabase is locked while the scheduler
+        writes (CI once failed `make up` on it), and the failed call's transaction was rolled
+        back, so nothing it asked for happened yet.
+        """
+        relogged, busy = False, 0
+        while True:
             response = httpx.request(
                 method,
                 self.url + path,
@@ -74,15 +92,18 @@ class AirflowApi:
                 headers={"Authorization": f"Bearer {self.token()}"},
                 timeout=30,
             )
-            if response.status_code == 401 and attempt == 0:
-                self._token = None  # expired: log in again
+            if response.status_code == 401 and not relogged:
+                relogged, self._token = True, None  # expired: log in again
+                continue
+            if _database_busy(response) and busy < DB_RETRIES:
+                busy += 1
+                time.sleep(self.retry_pause)
                 continue
             if response.is_error:
                 raise self.error(
                     f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
                 )
             return response.json() if response.content else None
-        raise self.error(f"{method} {path}: not authorised")
 
     def healthy(self, parts: Sequence[str] = (*SCHEDULER_PARTS, "triggerer")) -> bool:
         health = self.get_public("/api/v2/monitor/health")
