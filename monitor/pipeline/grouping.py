@@ -6,7 +6,9 @@ never overlap, N polls running at once on N hosts give the same groups as one po
 alerts, which only see grouped stories, never see a story whose group could still change.
 Every pass fetches the candidates of all its stories in a few `_msearch` requests and decides
 in memory: nothing per story waits on Elasticsearch. A run's earlier passes are candidates
-from the look-ups' memory, not from the index (`next_pass`).
+from the look-ups' memory, not from the index (`next_pass`). So a pass is written on a thread
+while the next one is read and decided (`_Writer`): the decisions never read the pass in flight
+from the index, and a pass is handed over only once the one before it is written.
 
 The pass records the unit of work's `now` as ``grouped_at``, the instant alert windows
 select on. A poll ends within its execution timeout (10 minutes), inside the alert window's
@@ -20,6 +22,8 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -89,6 +93,84 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+@dataclass
+class _Pass:
+    """One pass's decisions, as handed to the writer."""
+
+    stories: list[Story]
+    relabels: dict[str, str]  # stored events the pass merged away: old id -> new id
+
+
+class _Writer:
+    """Writes a grouping run's passes one after another on a thread, so the next pass is
+    read and decided while the last one is written (a pass waits on Elasticsearch about as
+    long as the next one takes to decide: a third of a 20,000-story first poll's grouping).
+
+    A pass is handed over only once the one before it is written: passes land in order, at
+    most one is in flight, and a failed write is seen before the next is sent, so the next
+    pass (which may name the failed one's stories) is never written.
+    """
+
+    def __init__(self, store: Store, now: datetime, run: str, report: dict[str, Any]) -> None:
+        self.store, self.now, self.run, self.report = store, now, run, report
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-grouping")
+        self._job: Future[list[str]] | None = None
+        self._pass: _Pass | None = None
+
+    def in_flight(self) -> set[str]:
+        """Ids of the stories being written: still pending in the index meanwhile."""
+        return {s.id for s in self._pass.stories} if self._pass else set()
+
+    def submit(self, p: _Pass) -> None:
+        assert self._job is None, "a pass is submitted only once the last one is written"
+        self._pass, self._job = p, self._pool.submit(self._write, p)
+
+    def wait(self) -> bool:
+        """Wait for the pass in flight and count it; False when some of it was not written
+        (those stories stay pending for a later run). A `StoreError` is raised here."""
+        job, p = self._job, self._pass
+        if job is None or p is None:
+            return True
+        self._job = self._pass = None
+        errors = job.result()
+        report = self.report
+        report["events_merged"] = report.get("events_merged", 0) + len(p.relabels)
+        report["passes"] += 1
+        report["grouped"] += len(p.stories) - len(errors)
+        report["clustered"] += sum(1 for s in p.stories if not s.is_primary)
+        if errors:  # left pending for a later run; do not spin on them now
+            report["errors"] += errors[:10]
+            log.error("grouping: %d stories not updated: %s", len(errors), errors[:3])
+        return not errors
+
+    def close(self) -> None:
+        """Wait for the pass in flight whatever happened before: no write outlives the lease.
+        An error raised meanwhile is the one that propagates."""
+        try:
+            if self._job is not None:
+                # Waits. Its error, if any, gives way to the one already propagating.
+                self._job.exception()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _write(self, p: _Pass) -> list[str]:
+        store = self.store
+        # Stored members of merged events move first: if that fails, the pass's stories stay
+        # pending and the retried pass merges again (idempotent).
+        errors = store.events.relabel_events(p.relabels)
+        if not errors:
+            errors = store.stories.apply_groups(p.stories, now=self.now, run=self.run)
+        # One refresh makes the pass's writes visible to both recounts and to the next pass.
+        store.stories.refresh()
+        store.stories.refresh_clusters(
+            {s.cluster_id for s in p.stories if not s.is_primary}, refresh=False
+        )
+        store.events.refresh_events(
+            {s.event_id for s in p.stories} | set(p.relabels.values()), refresh=False
+        )
+        return errors
+
+
 def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, Any]:
     """Group every pending story, pass by pass, holding the grouping lease."""
     report: dict[str, Any] = {"grouped": 0, "clustered": 0, "passes": 0, "errors": []}
@@ -99,43 +181,38 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
     events: StoreEventLookup | None = None
     try:
         with store.leases.held(GROUPING_LEASE, holder, ttl=LEASE_TTL, wait=LEASE_WAIT):
-            while True:
-                # The text caches fill with earlier passes' stories and candidates (full at
-                # ~8,000 texts, ~150 MB); a new pass mostly meets new ones (peak RSS, above).
-                # The parsed texts they are built from stay: bounded by bytes, a fifth of the
-                # size, and what a later pass's candidates cost most to rebuild.
-                clear_caches(keep_parsed=True)
-                clear_event_caches()
-                # A later pass needs no refresh: the run refreshed after writing its groups, and
-                # stories a concurrent poll stores meanwhile are grouped by that poll's own run.
-                pending = store.stories.pending(PASS_SIZE, refresh=lookup is None)
-                if not pending:
-                    break
-                lookup = store.lookup(holder) if lookup is None else lookup.next_pass()
-                events = store.event_lookup(holder) if events is None else events.next_pass()
-                decide_groups(pending, lookup, window_days, events)
-                # Stored members of merged events move first: if that fails, the pass's
-                # stories stay pending and the retried pass merges again (idempotent).
-                relabels = events.relabels()
-                errors = store.events.relabel_events(relabels)
-                if not errors:
-                    errors = store.stories.apply_groups(pending, now=now, run=holder)
-                copies = [s for s in pending if not s.is_primary]
-                # One refresh makes the pass's writes visible to both recounts.
-                store.stories.refresh()
-                store.stories.refresh_clusters({s.cluster_id for s in copies}, refresh=False)
-                store.events.refresh_events(
-                    {s.event_id for s in pending} | set(relabels.values()), refresh=False
-                )
-                report["events_merged"] = report.get("events_merged", 0) + len(relabels)
-                report["passes"] += 1
-                report["grouped"] += len(pending) - len(errors)
-                report["clustered"] += len(copies)
-                if errors:  # left pending for a later pass; do not spin on them now
-                    report["errors"] += errors[:10]
-                    log.error("grouping: %d stories not updated: %s", len(errors), errors[:3])
-                    break
-                store.leases.acquire(GROUPING_LEASE, holder, LEASE_TTL)  # renew
+            writer = _Writer(store, now, holder, report)
+            try:
+                while True:
+                    # The text caches fill with earlier passes' stories and candidates (full at
+                    # ~8,000 texts, ~150 MB); a new pass mostly meets new ones (peak RSS, above).
+                    # The parsed texts they are built from stay: bounded by bytes, a fifth of
+                    # the size, and what a later pass's candidates cost most to rebuild.
+                    clear_caches(keep_parsed=True)
+                    clear_event_caches()
+                    # A later pass needs no refresh: the run refreshed after writing the pass
+                    # before the last, and the last one's stories, perhaps still pending in the
+                    # index, are left out. Stories a concurrent poll stores meanwhile are
+                    # grouped by that poll's own run.
+                    pending = store.stories.pending(
+                        PASS_SIZE, refresh=lookup is None, exclude=writer.in_flight()
+                    )
+                    if not pending:
+                        break
+                    lookup = store.lookup(holder) if lookup is None else lookup.next_pass()
+                    events = store.event_lookup(holder) if events is None else events.next_pass()
+                    # Candidates are stories grouped before the run or held in the look-ups'
+                    # memory, never the pass in flight as the index has it: deciding does not
+                    # wait for the last pass's writes.
+                    decide_groups(pending, lookup, window_days, events)
+                    decided = _Pass(pending, events.relabels())
+                    if not writer.wait():
+                        break  # this pass's decisions may name stories left pending: dropped
+                    store.leases.acquire(GROUPING_LEASE, holder, LEASE_TTL)  # renew
+                    writer.submit(decided)
+                writer.wait()
+            finally:
+                writer.close()
     except LeaseBusy as e:
         log.warning("grouping deferred: %s", e)
         report["deferred"] = str(e)

@@ -102,6 +102,10 @@ class _Known:
         self.df: dict[str, int] = {}  # term -> stories grouped before the run holding it
         self.memory = MemoryEventLookup()
         self.written: set[str] = set()  # the event ids the run's stories are stored under
+        # Stored events an earlier pass of the run merged away: their members were all moved
+        # then, and no story is stored under them again. A later pass may still read one of
+        # their members as it was before the move (the move was being written meanwhile).
+        self.moved: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -112,6 +116,7 @@ class _Known:
         for sid in written:
             self.by_id.pop(sid, None)
         self.written = {relabels.get(e, e) for e in self.written} | set(written.values())
+        self.moved |= relabels.keys()
         if not relabels:
             return
         for sid, c in self.by_id.items():
@@ -427,7 +432,7 @@ class StoreEventLookup:
         """Stored events merged into another by this pass: old id -> new id (events stored
         before the run, and those the run's earlier passes stored)."""
         out = {}
-        for eid in self._stored_events | self._known.written:
+        for eid in (self._stored_events | self._known.written) - self._known.moved:
             root = self.memory.event_root(eid)
             if root != eid:
                 out[eid] = root

@@ -8,7 +8,7 @@ counters are recomputed from the data (an aggregation) instead of incremented by
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,7 +76,10 @@ _BULK_BYTES = 8 * 1024 * 1024
 class StoryIndex:
     def __init__(self, client: Elasticsearch, names: IndexNames, url: str) -> None:
         self.es, self.names, self.url = client, names, url
-        self._pending_at: dict[str, str] = {}  # the last `pending` answer: story id -> index
+        # Pending story id -> its index, as `pending` found it; `apply_groups` takes its
+        # stories' out. Kept across calls: a grouping run reads the next pass while the
+        # last one is still being written.
+        self._pending_at: dict[str, str] = {}
 
     @translated
     def refresh(self) -> None:
@@ -164,21 +167,27 @@ class StoryIndex:
         return report
 
     @translated
-    def pending(self, limit: int = 500, *, refresh: bool = True) -> list[Story]:
-        """Stories whose cluster and event are not decided yet (refreshed first, unless the
-        caller has just refreshed after its own writes: a grouping run's later passes)."""
+    def pending(
+        self, limit: int = 500, *, refresh: bool = True, exclude: Collection[str] = ()
+    ) -> list[Story]:
+        """Stories whose cluster and event are not decided yet, in arrival order (refreshed
+        first, unless the caller has just refreshed after its own writes: a grouping run's
+        later passes). `exclude`: ids left out, a pass whose groups are still being written."""
         if refresh:
             self.es.indices.refresh(index=self.names.stories, **_LENIENT)
+        query = PENDING
+        if exclude:
+            query = {"bool": {"filter": [PENDING], "must_not": [{"ids": {"values": [*exclude]}}]}}
         res = self.es.search(
             index=self.names.stories,
-            query=PENDING,
+            query=query,
             size=limit,
             sort=ARRIVAL_ORDER,
             **_LENIENT,
         )
         hits = res["hits"]["hits"]
         # apply_groups writes these back: knowing their index saves it a refresh and a search.
-        self._pending_at = {h["_id"]: h["_index"] for h in hits}
+        self._pending_at.update((h["_id"], h["_index"]) for h in hits)
         return [story_from_doc(h["_source"]) for h in hits]
 
     @translated
@@ -191,7 +200,8 @@ class StoryIndex:
         The grouping lease makes the grouper the only writer of these fields, so plain
         partial updates cannot lose a concurrent decision.
         """
-        where = {s.id: self._pending_at[s.id] for s in stories if s.id in self._pending_at}
+        known = self._pending_at
+        where = {s.id: known.pop(s.id) for s in stories if s.id in known}
         where |= self.locate([s.id for s in stories if s.id not in where])
         actions = (
             {

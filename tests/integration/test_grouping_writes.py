@@ -1,0 +1,150 @@
+"""The grouping run writes one pass while it decides the next, on real Elasticsearch: the next
+pass leaves the one in flight out, a failed write keeps every later pass's decisions out of
+the index, and no write outlives the run (nor its lease)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from monitor.dedupe.records import record_to_story
+from monitor.models import Story
+from monitor.pipeline import grouping
+from monitor.pipeline.grouping import GROUPING_LEASE, group_pending
+from monitor.pipeline.polling import tag_stories
+from monitor.store import Store
+from monitor.tagging import Tagger, load_taxonomy
+from tests.factories import NOW, TOPICS_YAML, make_story
+
+DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev-stories.jsonl"
+PASS = 10
+
+
+@pytest.fixture
+def store(es_client: Elasticsearch, index_prefix: str) -> Store:
+    s = Store(es_client, index_prefix)
+    s.lifecycle.install(NOW)
+    return s
+
+
+@pytest.fixture
+def dev_stories() -> list[Story]:
+    """The dev set's 50 stories, tagged, in arrival order (the order passes take them in)."""
+    if not DEV_SET.exists():
+        pytest.fail(f"{DEV_SET} is missing: the shared corpus must be beside the repository")
+    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+    stories = sorted(
+        (record_to_story(r, NOW) for r in rows), key=lambda s: (s.published or s.fetched_at, s.id)
+    )
+    tag_stories(stories, Tagger(load_taxonomy(TOPICS_YAML)))
+    return stories
+
+
+def _grouped(store: Store, ids: Sequence[str]) -> dict[str, bool]:
+    store.refresh()
+    res = store.es.search(
+        index=store.names.stories,
+        query={"ids": {"values": list(ids)}},
+        size=len(ids),
+        source_includes=["grouped"],
+    )
+    return {h["_id"]: bool(h["_source"]["grouped"]) for h in res["hits"]["hits"]}
+
+
+def _on_call(n: int, before: Callable[[], None], real: Callable[..., Any]) -> Callable[..., Any]:
+    """`real`, with `before` run first on its `n`-th call."""
+    calls = 0
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == n:
+            before()
+        return real(*args, **kwargs)
+
+    return wrapped
+
+
+def test_pending_leaves_out_the_pass_in_flight(store: Store) -> None:
+    stories = [make_story(i, when=NOW + timedelta(minutes=i)) for i in range(5)]
+    assert store.stories.index(stories, now=NOW).errors == []
+    first = store.stories.pending(2)
+    assert [s.id for s in first] == [stories[0].id, stories[1].id]
+    # The first two are still pending in the index while their groups are written.
+    rest = store.stories.pending(10, refresh=False, exclude={s.id for s in first})
+    assert [s.id for s in rest] == [s.id for s in stories[2:]]
+
+
+def test_a_failed_write_keeps_the_pass_decided_meanwhile_out_of_the_index(
+    store: Store, dev_stories: list[Story], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(grouping, "PASS_SIZE", PASS)
+    assert store.stories.index(dev_stories, now=NOW).errors == []
+    second = dev_stories[PASS : 2 * PASS]
+    lost = second[3].id
+
+    def delete_one() -> None:
+        # Gone from the index after the pass read it: Elasticsearch refuses its update.
+        hit = store.es.search(index=store.names.stories, query={"ids": {"values": [lost]}})
+        store.es.delete(index=hit["hits"]["hits"][0]["_index"], id=lost, refresh=True)
+
+    # The second pass's write fails; the third pass was being decided meanwhile.
+    monkeypatch.setattr(
+        store.stories, "apply_groups", _on_call(2, delete_one, store.stories.apply_groups)
+    )
+    report = group_pending(store, window_days=7, now=NOW)
+    assert report["passes"] == 2
+    assert len(report["errors"]) == 1
+    assert report["errors"][0].startswith(f"{lost}:")
+    assert report["grouped"] == 2 * PASS - 1
+    grouped = _grouped(store, [s.id for s in dev_stories])
+    assert lost not in grouped
+    assert all(grouped[s.id] for s in dev_stories[: 2 * PASS] if s.id != lost)
+    # Every later story is still pending: nothing decided after the failure was written.
+    assert not any(grouped[s.id] for s in dev_stories[2 * PASS :])
+
+    monkeypatch.undo()
+    monkeypatch.setattr(grouping, "PASS_SIZE", PASS)
+    again = group_pending(store, window_days=7, now=NOW)
+    assert again["errors"] == []
+    assert (again["passes"], again["grouped"]) == (3, len(dev_stories) - 2 * PASS)
+    assert all(_grouped(store, [s.id for s in dev_stories]).values())
+
+
+def test_a_pass_that_fails_to_decide_waits_for_the_pass_being_written(
+    store: Store, dev_stories: list[Story], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(grouping, "PASS_SIZE", PASS)
+    assert store.stories.index(dev_stories, now=NOW).errors == []
+
+    failed = threading.Event()
+
+    def fail() -> None:
+        failed.set()
+        raise RuntimeError("deciding the second pass failed")
+
+    def slow_start() -> None:
+        # The first pass's write starts only once the second pass has failed to decide, and
+        # then takes its time: the run must still wait for it.
+        failed.wait(30)
+        time.sleep(1)
+
+    monkeypatch.setattr(grouping, "decide_groups", _on_call(2, fail, grouping.decide_groups))
+    monkeypatch.setattr(
+        store.stories, "apply_groups", _on_call(1, slow_start, store.stories.apply_groups)
+    )
+    with pytest.raises(RuntimeError, match="second pass"):
+        group_pending(store, window_days=7, now=NOW)
+    # The first pass was written in full before the error left the run, and the lease is free.
+    grouped = _grouped(store, [s.id for s in dev_stories])
+    assert all(grouped[s.id] for s in dev_stories[:PASS])
+    assert not any(grouped[s.id] for s in dev_stories[PASS:])
+    assert store.leases.holder(GROUPING_LEASE) is None
