@@ -80,6 +80,8 @@ class BatchLookup:
         url: str,
         run: str | None = None,
         memory: MemoryLookup | None = None,
+        *,
+        stored: int | None = None,
     ) -> None:
         self.es, self.names, self.url = client, names, url
         # A grouping run's stories stay in `memory` from pass to pass and Elasticsearch is
@@ -89,6 +91,11 @@ class BatchLookup:
         self.run = run
         self._grouped = grouped_before(run)
         self.memory = memory if memory is not None else MemoryLookup()
+        # Stories grouped before the run, counted once per run (the lease keeps every other
+        # grouper out meanwhile, so the count holds for the run): none, and there is nothing
+        # to look up, as in a first poll, whose key and band searches each visited the
+        # terms of a thousand stories to find nothing.
+        self._stored = stored
         self._by_url: dict[str, list[Candidate]] = {}
         self._by_guid: dict[str, list[Candidate]] = {}
         self._by_title: dict[tuple[str, str], list[Candidate]] = {}
@@ -101,7 +108,7 @@ class BatchLookup:
     @translated
     def prefetch(self, stories: Sequence[Story], since: dict[str, datetime]) -> None:
         """Fetch the stored candidates of every story (`since`: its band window start)."""
-        if not stories:
+        if not stories or not self._count_stored():
             return
         urls = sorted({s.canonical_url for s in stories if s.canonical_url})
         guids = sorted({s.guid for s in stories if s.guid})
@@ -159,7 +166,22 @@ class BatchLookup:
         are written: the run's stories so far stay in its memory."""
         if self.run is None:
             raise ValueError("next_pass needs a grouping run: Store.lookup(run)")
-        return BatchLookup(self.es, self.names, self.url, self.run, self.memory)
+        return BatchLookup(
+            self.es, self.names, self.url, self.run, self.memory, stored=self._stored
+        )
+
+    def _count_stored(self) -> int:
+        if self._stored is None:
+            res = self.es.count(
+                index=self.names.stories,
+                query=self._grouped,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            self.requests += 1
+            self.searches += 1
+            self._stored = int(res["count"])
+        return self._stored
 
     def _keep(self, c: Candidate) -> None:
         """File a stored candidate under each exact key it has."""

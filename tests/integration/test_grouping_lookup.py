@@ -89,4 +89,19 @@ def test_exact_candidates_by_url_guid_and_same_outlet_title(store: Store) -> Non
     lookup.prefetch([probe], {probe.id: NOW - timedelta(days=7)})
     got = lookup.exact(probe.canonical_url, probe.guid, key, probe.outlet)
     assert sorted(c.id for c in got) == ["same-guid", "same-title", "same-url"]
-    assert lookup.requests == 1  # the key and band queries of the pass in one `_msearch`
+    # A count of the stories grouped before, then the key and band queries in one `_msearch`.
+    assert lookup.requests == 2
+
+
+def test_nothing_grouped_before_the_run_means_no_search_for_any_pass(store: Store) -> None:
+    pending = [make_story(i) for i in range(3)]
+    assert store.stories.index(pending, now=NOW).errors == []
+    store.refresh()
+    first = store.lookup("run-1")
+    first.prefetch(pending, {s.id: NOW - timedelta(days=7) for s in pending})
+    assert first.requests == 1  # the count, which finds nothing grouped
+    assert first.by_bands(pending[0].lsh_bands, NOW - timedelta(days=7)) == []
+    # The run's later passes know it already: not even the count is asked again.
+    later = first.next_pass()
+    later.prefetch(pending, {s.id: NOW - timedelta(days=7) for s in pending})
+    assert later.requests == 0
