@@ -259,6 +259,46 @@ def _time_es_requests() -> dict[str, float]:
     return waited
 
 
+def time_calls(owner: Any, name: str, label: str, spent: dict[str, float]) -> None:
+    """Add the wall seconds of every call of `owner.name` to `spent[label]` from now on (a
+    module function looked up by its callers at call time, or a method)."""
+    real = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
+
+    setattr(owner, name, timed)
+
+
+# Where a poll's wall time goes, by stage: (module, function, label). The labels nest:
+# "parse" and "tag_index" are the steps, "decide" and "wait_for_writes" parts of "group".
+POLL_PHASES = (
+    ("monitor.pipeline.polling", "fetch_feeds", "fetch"),
+    ("monitor.pipeline.polling", "parse_feed", "parse"),
+    ("monitor.pipeline.polling", "_index_new", "tag_index"),
+    ("monitor.pipeline.polling", "group_pending", "group"),
+    ("monitor.pipeline.grouping", "decide_groups", "decide"),
+    ("monitor.pipeline.grouping", "_Writer.wait", "wait_for_writes"),
+)
+
+
+def _time_poll_phases() -> dict[str, float]:
+    import importlib
+
+    spent: dict[str, float] = {}
+    for module, path, label in POLL_PHASES:
+        owner: Any = importlib.import_module(module)
+        *classes, name = path.split(".")
+        for c in classes:
+            owner = getattr(owner, c)
+        time_calls(owner, name, label, spent)
+    return spent
+
+
 def _child(mode: str, urls_file: str | None) -> None:
     """Run in a fresh process: one measurement, its figures as JSON on stdout."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -273,6 +313,7 @@ def _child(mode: str, urls_file: str | None) -> None:
         else:
             ids = [f.id for f in settings.feeds]
             waited = _time_es_requests()
+            phases = _time_poll_phases()
             t0, c0 = time.perf_counter(), time.process_time()
             report = pipeline.poll(settings, ids)
             rows = report["feeds"]
@@ -286,6 +327,7 @@ def _child(mode: str, urls_file: str | None) -> None:
                     "all": round(sum(waited.values()), 2),
                     **{k: round(v, 2) for k, v in sorted(waited.items(), key=lambda kv: -kv[1])},
                 },
+                "phase_wall_s": {k: round(v, 2) for k, v in phases.items()},
             }
     else:
         import feedparser

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from suite import QUICK, TARGETS, es_endpoint, generate_feeds, judge, write_config  # noqa: E402
+import suite  # noqa: E402
+from suite import (  # noqa: E402
+    POLL_PHASES,
+    QUICK,
+    TARGETS,
+    es_endpoint,
+    generate_feeds,
+    judge,
+    time_calls,
+    write_config,
+)
 
 from monitor.config import load_settings  # noqa: E402
 
@@ -66,3 +78,30 @@ def test_elasticsearch_requests_are_timed_by_their_endpoint() -> None:
     assert es_endpoint("/_msearch") == "_msearch"
     assert es_endpoint("/nm-feeds/_doc/feed-1?if_seq_no=3&if_primary_term=1") == "_doc"
     assert es_endpoint("/nm-stories/") == "document"
+
+
+def test_every_poll_phase_names_a_function_the_poll_calls() -> None:
+    # A renamed stage must fail here, not leave a phase silently at zero in the benchmark.
+    for module, path, _label in POLL_PHASES:
+        owner: object = importlib.import_module(module)
+        for part in path.split("."):
+            owner = getattr(owner, part)
+        assert callable(owner), (module, path)
+
+
+def test_timed_calls_add_up_under_their_label(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter(range(100))
+    # Each reading of the clock one second after the last: every call lasts exactly one.
+    monkeypatch.setattr(suite.time, "perf_counter", lambda: float(next(ticks)))
+
+    class Stage:
+        @staticmethod
+        def run(n: int) -> int:
+            return n * 2
+
+    spent: dict[str, float] = {}
+    time_calls(Stage, "run", "stage", spent)
+    assert Stage.run(2) == 4
+    assert spent == {"stage": 1.0}
+    Stage.run(3)
+    assert spent == {"stage": 2.0}
