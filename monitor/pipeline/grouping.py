@@ -106,8 +106,8 @@ class _Pass:
 
 class _Writer:
     """Writes a grouping run's passes one after another on a thread, so the next pass is
-    read and decided while the last one is written (a pass waits on Elasticsearch about as
-    long as the next one takes to decide: a third of a 20,000-story first poll's grouping).
+    read and decided while the last one is written (in a 20,000-story first poll the writes
+    took 18 s against 30 s of decisions, and the decisions had waited for them).
 
     A pass is handed over only once the one before it is written: passes land in order, at
     most one is in flight, and a failed write is seen before the next is sent, so the next
@@ -163,7 +163,8 @@ class _Writer:
         errors = store.events.relabel_events(p.relabels)
         if not errors:
             errors = store.stories.apply_groups(p.stories, now=self.now, run=self.run)
-        # One refresh makes the pass's writes visible to both recounts and to the next pass.
+        # One refresh makes the pass's writes visible to both recounts, and to the reads
+        # after the next pass's (which leaves this pass out).
         store.stories.refresh()
         store.stories.refresh_clusters(
             {s.cluster_id for s in p.stories if not s.is_primary}, refresh=False
