@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import random
@@ -239,29 +240,12 @@ def es_endpoint(target: str) -> str:
     return next((p for p in path if p.startswith("_")), "document")
 
 
-def _time_es_requests() -> dict[str, float]:
-    """Wall seconds this process spends inside Elasticsearch requests, by endpoint ("_bulk",
-    "_msearch", ...), from now on: what a poll waits for, beside its own CPU."""
-    import elastic_transport
-
-    waited: dict[str, float] = {}
-    perform = elastic_transport.Transport.perform_request
-
-    def timed(self: Any, method: str, target: str, *args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        try:
-            return perform(self, method, target, *args, **kwargs)
-        finally:
-            endpoint = es_endpoint(target)
-            waited[endpoint] = waited.get(endpoint, 0.0) + time.perf_counter() - t
-
-    elastic_transport.Transport.perform_request = timed  # type: ignore[method-assign]
-    return waited
-
-
-def time_calls(owner: Any, name: str, label: str, spent: dict[str, float]) -> None:
+def time_calls(
+    owner: Any, name: str, label: str | Callable[..., str], spent: dict[str, float]
+) -> None:
     """Add the wall seconds of every call of `owner.name` to `spent[label]` from now on (a
-    module function looked up by its callers at call time, or a method)."""
+    module function looked up by its callers at call time, or a method). `label` may be a
+    function of the call's arguments."""
     real = getattr(owner, name)
 
     def timed(*args: Any, **kwargs: Any) -> Any:
@@ -269,9 +253,23 @@ def time_calls(owner: Any, name: str, label: str, spent: dict[str, float]) -> No
         try:
             return real(*args, **kwargs)
         finally:
-            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
+            key = label if isinstance(label, str) else label(*args, **kwargs)
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - t
 
     setattr(owner, name, timed)
+
+
+def _time_es_requests() -> dict[str, float]:
+    """Wall seconds this process spends inside Elasticsearch requests, by endpoint ("_bulk",
+    "_msearch", ...), from now on: what a poll waits for, beside its own CPU."""
+    import elastic_transport
+
+    def endpoint(_transport: Any, _method: str, target: str, *_args: Any, **_kw: Any) -> str:
+        return es_endpoint(target)
+
+    waited: dict[str, float] = {}
+    time_calls(elastic_transport.Transport, "perform_request", endpoint, waited)
+    return waited
 
 
 # Where a poll's wall time goes, by stage: (module, function, label). The labels nest:
@@ -286,16 +284,19 @@ POLL_PHASES = (
 )
 
 
-def _time_poll_phases() -> dict[str, float]:
-    import importlib
+def phase_owner(module: str, path: str) -> tuple[Any, str]:
+    """What holds a `POLL_PHASES` function (its module, or its class), and its name."""
+    owner: Any = importlib.import_module(module)
+    *classes, name = path.split(".")
+    for c in classes:
+        owner = getattr(owner, c)
+    return owner, name
 
+
+def _time_poll_phases() -> dict[str, float]:
     spent: dict[str, float] = {}
     for module, path, label in POLL_PHASES:
-        owner: Any = importlib.import_module(module)
-        *classes, name = path.split(".")
-        for c in classes:
-            owner = getattr(owner, c)
-        time_calls(owner, name, label, spent)
+        time_calls(*phase_owner(module, path), label, spent)
     return spent
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from suite import (  # noqa: E402
     es_endpoint,
     generate_feeds,
     judge,
+    phase_owner,
     time_calls,
     write_config,
 )
@@ -83,10 +83,8 @@ def test_elasticsearch_requests_are_timed_by_their_endpoint() -> None:
 def test_every_poll_phase_names_a_function_the_poll_calls() -> None:
     # A renamed stage must fail here, not leave a phase silently at zero in the benchmark.
     for module, path, _label in POLL_PHASES:
-        owner: object = importlib.import_module(module)
-        for part in path.split("."):
-            owner = getattr(owner, part)
-        assert callable(owner), (module, path)
+        owner, name = phase_owner(module, path)
+        assert callable(getattr(owner, name)), (module, path)
 
 
 def test_timed_calls_add_up_under_their_label(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,3 +103,21 @@ def test_timed_calls_add_up_under_their_label(monkeypatch: pytest.MonkeyPatch) -
     assert spent == {"stage": 1.0}
     Stage.run(3)
     assert spent == {"stage": 2.0}
+
+
+def test_a_call_can_be_timed_under_a_label_made_from_its_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticks = iter(range(100))
+    monkeypatch.setattr(suite.time, "perf_counter", lambda: float(next(ticks)))
+
+    class Transport:
+        def perform_request(self, method: str, target: str) -> str:
+            return method
+
+    spent: dict[str, float] = {}
+    time_calls(Transport, "perform_request", lambda _t, _m, target: es_endpoint(target), spent)
+    assert Transport().perform_request("POST", "/s/_bulk") == "POST"
+    Transport().perform_request("GET", "/s/_doc/1")
+    Transport().perform_request("POST", "/s/_bulk?refresh=true")
+    assert spent == {"_bulk": 2.0, "_doc": 1.0}
