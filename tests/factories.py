@@ -238,6 +238,11 @@ _WORDS = tuple(
 )
 
 
+def jsonl_rows(path: Path) -> list[dict[str, Any]]:
+    """The objects of a JSON Lines file (a corpus or a fixture), blank lines skipped."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
 def synthetic_text(rng: Any, words: int) -> str:
     """A sentence-like run of random words: unrelated to any other unless copied."""
     return " ".join(rng.choice(_WORDS) for _ in range(words)).capitalize() + "."

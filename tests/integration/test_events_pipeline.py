@@ -4,7 +4,6 @@ a bridging story relabels every stored member of the event it merges."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from monitor.pipeline.polling import tag_stories
 from monitor.resources import index_template
 from monitor.store import Store
 from monitor.tagging import Tagger, load_taxonomy
-from tests.factories import NOW, TOPICS_YAML
+from tests.factories import NOW, TOPICS_YAML, jsonl_rows
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MULTILINGUAL = FIXTURES / "events-multilingual.jsonl"
@@ -40,10 +39,6 @@ def store(es_client: Elasticsearch, index_prefix: str) -> Store:
     s = Store(es_client, index_prefix)
     s.lifecycle.install(NOW)
     return s
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def _arrival(s: Story) -> tuple[Any, str]:
@@ -76,7 +71,7 @@ def test_pipeline_events_equal_newsmon_dedupe_events(
 ) -> None:
     if not path.exists():
         pytest.fail(f"{path} is missing: the shared corpus must be beside the repository")
-    rows = _rows(path)
+    rows = jsonl_rows(path)
     stories = sorted((record_to_story(r, NOW) for r in rows), key=_arrival)
     by_id = {r["id"]: r for r in rows}
     ordered = [by_id[s.id] for s in stories]
@@ -97,7 +92,7 @@ def test_one_grouping_run_of_many_passes_gives_newsmon_dedupe_events(
     if not path.exists():
         pytest.fail(f"{path} is missing: the shared corpus must be beside the repository")
     monkeypatch.setattr(grouping, "PASS_SIZE", pass_size)
-    rows = _rows(path)
+    rows = jsonl_rows(path)
     stories = sorted((record_to_story(r, NOW) for r in rows), key=_arrival)
     by_id = {r["id"]: r for r in rows}
     expected = {
@@ -157,7 +152,7 @@ def test_one_polls_stories_get_the_same_groups_in_passes_of_any_size(
     # in never changes which copy is the primary or which event a report joins.
     if not DEV_SET.exists():
         pytest.fail(f"{DEV_SET} is missing: the shared corpus must be beside the repository")
-    stories = [record_to_story(r, NOW) for r in _rows(DEV_SET)]
+    stories = [record_to_story(r, NOW) for r in jsonl_rows(DEV_SET)]
     for s in stories:
         s.fetched_at = NOW + timedelta(days=3)  # after every publication time in the set
     # Stored in an order unrelated to arrival: ids sort apart from publication times.
@@ -190,7 +185,7 @@ def _report(sid: str, hours: float, title: str, summary: str, outlet: str) -> St
 def test_reports_in_four_languages_each_stored_in_its_own_run_join_one_event(
     store: Store, tagger: Tagger
 ) -> None:
-    rows = [r for r in _rows(MULTILINGUAL) if r["event"] == "F"]
+    rows = [r for r in jsonl_rows(MULTILINGUAL) if r["event"] == "F"]
     assert len(rows) >= 3
     # Each report of one event, stored in its own run before a report joining them arrives:
     # the bridge is found among stored candidates, and the merge is written to stored stories.
@@ -372,7 +367,7 @@ def test_a_later_pass_counts_terms_as_a_fresh_count_would(store: Store, tagger: 
     # look-up counting everything afresh does.
     if not DEV_SET.exists():
         pytest.fail(f"{DEV_SET} is missing: the shared corpus must be beside the repository")
-    stories = sorted((record_to_story(r, NOW) for r in _rows(DEV_SET)), key=_arrival)
+    stories = sorted((record_to_story(r, NOW) for r in jsonl_rows(DEV_SET)), key=_arrival)
     tag_stories(stories, tagger)
     k = len(stories) // 3
     first, second, third = stories[:k], stories[k : 2 * k], stories[2 * k :]

@@ -4,7 +4,6 @@ the index, and no write outlives the run (nor its lease)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +21,7 @@ from monitor.pipeline.grouping import GROUPING_LEASE, group_pending
 from monitor.pipeline.polling import tag_stories
 from monitor.store import Store
 from monitor.tagging import Tagger, load_taxonomy
-from tests.factories import NOW, TOPICS_YAML, make_story
+from tests.factories import NOW, TOPICS_YAML, jsonl_rows, make_story
 
 DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev-stories.jsonl"
 PASS = 10
@@ -40,9 +39,9 @@ def dev_stories() -> list[Story]:
     """The dev set's 50 stories, tagged, in arrival order (the order passes take them in)."""
     if not DEV_SET.exists():
         pytest.fail(f"{DEV_SET} is missing: the shared corpus must be beside the repository")
-    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
     stories = sorted(
-        (record_to_story(r, NOW) for r in rows), key=lambda s: (s.published or s.fetched_at, s.id)
+        (record_to_story(r, NOW) for r in jsonl_rows(DEV_SET)),
+        key=lambda s: (s.published or s.fetched_at, s.id),
     )
     tag_stories(stories, Tagger(load_taxonomy(TOPICS_YAML)))
     return stories

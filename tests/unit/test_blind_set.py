@@ -7,7 +7,6 @@ a regression guard: do not tune rules to its individual stories.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from monitor.evaluation import EvalReport, evaluate
 from monitor.tagging import Tagger, load_taxonomy
+from tests.factories import jsonl_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 BLIND = ROOT / "tests" / "fixtures" / "blind-stories.jsonl"
@@ -22,7 +22,7 @@ BLIND = ROOT / "tests" / "fixtures" / "blind-stories.jsonl"
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in BLIND.read_text(encoding="utf-8").splitlines() if line]
+    return jsonl_rows(BLIND)
 
 
 @pytest.fixture(scope="module")

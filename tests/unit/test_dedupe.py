@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import re
 from dataclasses import replace
@@ -35,7 +34,7 @@ from monitor.dedupe import (
 )
 from monitor.models import Story
 from monitor.urls import canonical_url, story_id
-from tests.factories import NOW, make_story
+from tests.factories import NOW, jsonl_rows, make_story
 
 DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev-stories.jsonl"
 
@@ -752,7 +751,7 @@ def _pairwise(rows: list[dict[str, Any]], clusters: dict[str, str]) -> tuple[int
 @pytest.mark.skipif(not DEV_SET.exists(), reason="shared/corpus/dev-stories.jsonl not present")
 @pytest.mark.parametrize("seed", [None, 1, 2, 3])
 def test_dev_set_precision_and_recall(seed: int | None) -> None:
-    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+    rows = jsonl_rows(DEV_SET)
     order = rows[:]
     if seed is not None:
         random.Random(seed).shuffle(order)

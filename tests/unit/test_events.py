@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from monitor.dedupe.events import Weights, headline_cover, score
 from monitor.evaluation import event_pairs
 from monitor.models import Story
 from monitor.tagging import Tagger, load_taxonomy
-from tests.factories import NOW, TOPICS_YAML, make_story
+from tests.factories import NOW, TOPICS_YAML, jsonl_rows, make_story
 
 MULTILINGUAL = Path(__file__).resolve().parents[1] / "fixtures" / "events-multilingual.jsonl"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -36,10 +35,6 @@ REALWORLD = SHARED / "realworld-dev.jsonl"
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
     return Tagger(load_taxonomy(TOPICS_YAML))
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def _pairwise(rows: list[dict[str, Any]], events: dict[str, str]) -> tuple[int, int, int, int]:
@@ -60,7 +55,7 @@ def _events(rows: list[dict[str, Any]], tagger: Tagger) -> dict[str, str]:
 def test_multilingual_reports_of_one_event_join_and_lookalikes_stay_apart(
     tagger: Tagger, seed: int | None
 ) -> None:
-    rows = _rows(MULTILINGUAL)
+    rows = jsonl_rows(MULTILINGUAL)
     assert {r["lang"] for r in rows} == {"en", "ar", "he", "tr"}
     order = rows[:]
     if seed is not None:
@@ -72,7 +67,7 @@ def test_multilingual_reports_of_one_event_join_and_lookalikes_stay_apart(
 
 
 def test_an_arabic_and_a_hebrew_report_join_the_english_one(tagger: Tagger) -> None:
-    rows = [r for r in _rows(MULTILINGUAL) if r["event"] == "F"]
+    rows = [r for r in jsonl_rows(MULTILINGUAL) if r["event"] == "F"]
     events = _events(rows, tagger)
     assert len(set(events.values())) == 1
     # The earliest report's id names the event.
@@ -85,7 +80,7 @@ def test_an_arabic_and_a_hebrew_report_join_the_english_one(tagger: Tagger) -> N
 @pytest.mark.skipif(not DEV_SET.exists(), reason="shared/corpus/dev-stories.jsonl not present")
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_dev_set_events(tagger: Tagger, seed: int | None) -> None:
-    rows = _rows(DEV_SET)
+    rows = jsonl_rows(DEV_SET)
     order = rows[:]
     if seed is not None:
         random.Random(seed).shuffle(order)
@@ -100,7 +95,7 @@ def test_realworld_events_floor(tagger: Tagger) -> None:
     parameters in monitor/dedupe/events.py): precision over pairs touching a labelled group
     (two unlabelled items make no claim: the set's nulls are not judged unique), and recall.
     The issue's 0.99 / 0.95 is not reached by this evidence; a floor catches regressions."""
-    rows = _rows(REALWORLD)
+    rows = jsonl_rows(REALWORLD)
     tp, fp, fp_u, fn = _pairwise(rows, _events(rows, tagger))
     assert tp / (tp + fp) >= REALWORLD_PRECISION_FLOOR, (tp, fp, fp_u, fn)
     assert tp / (tp + fn) >= REALWORLD_RECALL_FLOOR, (tp, fp, fp_u, fn)
