@@ -324,6 +324,61 @@ def test_conflicting_numbers_refuse_a_merge() -> None:
     assert "numbers differ" in d.note
 
 
+class _AskedLookup(MemoryEventLookup):
+    """Records every term whose weight is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def term_stats(self, terms: list[str]) -> TermStats:
+        self.asked.update(terms)
+        return super().term_stats(terms)
+
+
+def test_candidates_without_enough_shared_evidence_are_never_weighed() -> None:
+    """A candidate sharing a single name (and words) cannot match: its own terms' weights are
+    not asked for; one sharing two names is weighed and joins."""
+    lookup = _AskedLookup()
+    t0 = datetime(2024, 4, 2, 9, tzinfo=UTC)
+    thin = _story(
+        1,
+        t0,
+        title="Harbour pilots strike over night shifts in Istanbul",
+        summary="Pilots at the Istanbul harbour walked out over night shifts and overtime.",
+        outlet="A",
+        places=["Istanbul"],
+    )
+    rich = _story(
+        2,
+        t0 + timedelta(hours=1),
+        title="Hakan Fidan meets Ismail Haniyeh in Istanbul on truce terms",
+        summary="Fidan and Haniyeh discussed truce terms and a hostage exchange in Istanbul.",
+        outlet="B",
+        people=["Hakan Fidan", "Ismail Haniyeh"],
+        places=["Istanbul"],
+    )
+    for c in (thin, rich):
+        c.event_id = c.id
+        lookup.add(c, c.fetched_at)
+    story = _story(
+        3,
+        t0 + timedelta(hours=2),
+        title="Fidan and Haniyeh hold truce talks in Istanbul",
+        summary="Hakan Fidan and Ismail Haniyeh held talks on the truce terms in Istanbul.",
+        outlet="C",
+        people=["Hakan Fidan", "Ismail Haniyeh"],
+        places=["Istanbul"],
+    )
+    lookup.asked.clear()
+    d = assign_event(story, lookup)
+    assert d.reason == "event"
+    assert d.event_id == rich.id
+    # The thin one's own words are never asked for; the rich one's are.
+    assert not {t for t in lookup.asked if t.startswith(("w:harbou", "w:pilot"))}
+    assert {t for t in lookup.asked if t.startswith("w:hostag")}
+
+
 def test_event_terms_are_keyword_strings_by_kind() -> None:
     s = make_story(
         1,
