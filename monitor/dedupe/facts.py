@@ -19,7 +19,9 @@ from monitor.text import fold
 
 # ---- facts that tell events apart ------------------------------------------------------------
 
-_NUM = re.compile(r"(?<!\w)\d+(?:[.,٫٬]\d+)*")
+# Not inside a word: `\b` before a digit (itself a word character) says exactly what the
+# look-behind `(?<!\w)` said, and scans a text about twice as fast.
+_NUM = re.compile(r"\b\d+(?:[.,٫٬]\d+)*")
 
 
 def _norm_number(raw: str) -> str:
@@ -91,6 +93,17 @@ def _lookup_word(tok: str, table: dict[str, int]) -> int | None:
     return None
 
 
+# Every word the loop in `_facts` can read as a weekday or a month, prefixed forms included:
+# most texts hold none of them, and one set test then skips the loop over their words.
+_CALENDAR = frozenset(
+    {
+        *(p + w for t in (_WEEKDAYS, _MONTHS) for w in t for p in ("", *_HE_PREFIXES, *"وبل")),
+        *_HE_WEEKDAYS,
+        *_MONTHS_AMBIGUOUS,
+    }
+)
+
+
 @lru_cache(maxsize=65536)
 def _calendar_word(tok: str) -> tuple[int | None, int | None]:
     """The weekday and the month a word names on its own (cached: a text's facts look every
@@ -124,6 +137,8 @@ def _facts(*parts: str | None) -> _Facts:
     toks = _WORD.findall(folded)
     weekdays: set[int] = set()
     months: set[int] = set()
+    if _CALENDAR.isdisjoint(toks):
+        toks = []
     for i, tok in enumerate(toks):
         wd, mo = _calendar_word(tok)
         if wd is None and i > 0 and toks[i - 1] in ("יום", "ביום"):
