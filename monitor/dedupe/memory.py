@@ -35,6 +35,7 @@ def _band_keys(bands: list[str]) -> list[int]:
 
 
 _KEY_BITS = 56  # band index (8 bits) above a 48-bit digest
+_MIN_WIDTH = 16  # entries a look-up reads per key at least (buckets hold about eight)
 
 
 class _BandIndex:
@@ -100,7 +101,12 @@ class _BandIndex:
         bounds = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(self._shift)
         self._offsets = np.searchsorted(self._keys, bounds).astype(np.int64)
         self._offsets[-1] = len(self._keys)
-        self._width = int(np.diff(self._offsets).max())
+        # A look-up reads `_width` entries per key. A band key that many stories share (a
+        # common phrase, a name in every story of a beat) makes one bucket hundreds long, and
+        # reading that many for every key was most of a look-up's cost: the width covers all
+        # but the longest buckets, whose rest is binary-searched (`slots`).
+        sizes = np.diff(self._offsets)
+        self._width = int(min(sizes.max(), max(_MIN_WIDTH, 2 * np.quantile(sizes, 0.999))))
 
     def slots(self, keys: list[int]) -> list[int]:
         """Slots posted under any of the keys, once per matching key."""
@@ -122,6 +128,13 @@ class _BandIndex:
         pos = np.where(inside, pos, 0)
         match = inside & (self._keys[pos] == q[:, None])
         out.extend(self._vals[pos[match]].tolist())
+        for i in np.flatnonzero(hi - lo > self._width).tolist():
+            # A long bucket: its entries past the width, where equal keys sit side by side.
+            start = int(lo[i]) + self._width
+            rest = self._keys[start : hi[i]]
+            a = int(np.searchsorted(rest, q[i], "left"))
+            b = int(np.searchsorted(rest, q[i], "right"))
+            out.extend(self._vals[start + a : start + b].tolist())
         return out
 
 

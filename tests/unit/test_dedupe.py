@@ -806,6 +806,24 @@ def test_band_index_matches_a_plain_dict(posts: list[list[int]], limit: int) -> 
     assert index.slots([12345]) == []
 
 
+def test_band_index_finds_every_posting_of_a_key_in_a_long_bucket() -> None:
+    """A key that thousands of stories share fills a bucket far past the width a look-up
+    reads for every key: the rest of that bucket is still found."""
+    rnd = random.Random(7)
+    hot = (5 << 48) | rnd.getrandbits(48)
+    index = memory._BandIndex(buffer_limit=1000)
+    plain: dict[int, list[int]] = {}
+    for slot in range(3000):
+        keys = [(b << 48) | rnd.getrandbits(48) for b in range(8)] + [hot]
+        index.add(keys, slot)
+        for k in keys:
+            plain.setdefault(k, []).append(slot)
+    assert index._width < 3000  # the hot key's bucket is longer than what is read per key
+    assert sorted(index.slots([hot])) == list(range(3000))
+    probes = rnd.sample(sorted(plain), 200)
+    assert sorted(index.slots(probes)) == sorted(s for k in probes for s in plain[k])
+
+
 def test_memory_lookup_after_many_stories_still_finds_copies_and_replaces() -> None:
     lookup = MemoryLookup()
     lookup._index = memory._BandIndex(buffer_limit=300)  # force flushes with few stories
