@@ -278,6 +278,10 @@ class StoreEventLookup:
         """Count the grouped stories and those holding each term, for what is not counted."""
         terms = sorted(set(wanted) - self._df.keys())
         total = self._known.stories is None
+        if self._known.stories == 0:
+            # Nothing was grouped before the run (a first poll): no stored story holds a term.
+            self._df.update(dict.fromkeys(terms, 0))
+            return
         searches: list[dict[str, Any]] = []
         if total:
             searches.append({"size": 0, "track_total_hits": True, "query": self._grouped})

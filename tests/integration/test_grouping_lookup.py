@@ -105,3 +105,27 @@ def test_nothing_grouped_before_the_run_means_no_search_for_any_pass(store: Stor
     later = first.next_pass()
     later.prefetch(pending, {s.id: NOW - timedelta(days=7) for s in pending})
     assert later.requests == 0
+
+
+def test_nothing_grouped_before_the_run_means_no_event_search_after_the_count(
+    store: Store,
+) -> None:
+    pending = [
+        make_story(i, people=["Hakan Fidan"], places=["Qatar"], title=f"Talks in Doha, round {i}")
+        for i in range(3)
+    ]
+    assert store.stories.index(pending, now=NOW).errors == []
+    store.refresh()
+    first = store.event_lookup("run-1")
+    first.prefetch(pending)
+    assert first.requests == 1  # the count, which finds nothing grouped, and nothing else
+    assert first.event_candidates(pending[0], NOW - timedelta(days=3)) == []
+    assert first.term_stats(["p:hakan fidan"]).doc_freq == {}
+    # A later pass with terms not counted yet: they are known to be held by no stored story.
+    others = [
+        make_story(i, people=["Ismail Haniyeh"], places=["Egypt"], title=f"Cairo round {i}")
+        for i in range(3, 6)
+    ]
+    later = first.next_pass()
+    later.prefetch(others)
+    assert later.requests == 0
