@@ -20,6 +20,7 @@ Modules:
 """
 
 from monitor.store.client import Store, connect, open_store
+from monitor.store.documents import GroupCounts
 from monitor.store.errors import StoreError
 from monitor.store.event_lookup import StoreEventLookup
 from monitor.store.leases import LeaseBusy
@@ -30,6 +31,7 @@ from monitor.store.stories import IndexReport
 
 __all__ = [
     "BatchLookup",
+    "GroupCounts",
     "IndexNames",
     "IndexReport",
     "LeaseBusy",

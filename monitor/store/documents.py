@@ -8,7 +8,8 @@ in UTC; `text_folded` is the diacritic- and script-folded copy that plain-word r
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -208,6 +209,53 @@ def tag_fields(story: Story) -> dict[str, Any]:
     """The partial document `retag` writes: the tagger's output, and the event terms made
     from it (a grouped story's entities are what later reports find its event by)."""
     return {k: getattr(story, k) for k in _TAG_FIELDS} | {"event_terms": event_terms(story)}
+
+
+# What an Elasticsearch recount of a group reads at most: outlets per cluster or event and
+# languages per event (its `terms` aggregations' sizes, the most frequent first).
+MAX_GROUP_OUTLETS = 200
+MAX_EVENT_LANGUAGES = 50
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """A cluster's or an event's members as the grouping step saw them all: how many, each
+    outlet and language with its number of members, and the first-seen times of the first
+    and the latest (`StoryIndex.apply_groups` writes them as a recount would)."""
+
+    size: int
+    outlets: Mapping[str, int]
+    languages: Mapping[str, int]
+    first_seen: datetime
+    last_seen: datetime
+
+
+def _top(counts: Mapping[str, int], n: int) -> list[str]:
+    # A `terms` aggregation's buckets: the most members first, ties by key.
+    return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def _ms(dt: datetime) -> datetime:
+    # A `date` field keeps milliseconds: what a recount's min and max give back.
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
+
+
+def counted_cluster_fields(c: GroupCounts) -> dict[str, Any]:
+    """`cluster_fields` from counts, as `StoryIndex.refresh_clusters` would write them."""
+    return cluster_fields(c.size, _top(c.outlets, MAX_GROUP_OUTLETS))
+
+
+def counted_event_fields(c: GroupCounts) -> dict[str, Any]:
+    """`event_fields` from counts of an event no stored story was moved into (no aliases),
+    as `EventWrites.refresh_events` would write them."""
+    fields = event_fields(
+        c.size,
+        _top(c.outlets, MAX_GROUP_OUTLETS),
+        _top(c.languages, MAX_EVENT_LANGUAGES),
+        _ms(c.first_seen),
+        _ms(c.last_seen),
+    )
+    return fields | {"event_aliases": []}
 
 
 def cluster_fields(size: int, outlets: list[str]) -> dict[str, Any]:

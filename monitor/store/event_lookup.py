@@ -270,6 +270,11 @@ class StoreEventLookup:
         }
 
     @property
+    def grouped_before(self) -> int | None:
+        """How many stories were grouped before the run (None until a prefetch counted)."""
+        return self._known.stories
+
+    @property
     def _stories(self) -> int:
         """Stories grouped before the run."""
         return self._known.stories or 0

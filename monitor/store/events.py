@@ -13,7 +13,13 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from monitor.store.documents import NOT_EVENT_PRIMARY, event_fields, parse_dt
+from monitor.store.documents import (
+    MAX_EVENT_LANGUAGES,
+    MAX_GROUP_OUTLETS,
+    NOT_EVENT_PRIMARY,
+    event_fields,
+    parse_dt,
+)
 from monitor.store.errors import translated
 from monitor.store.names import IndexNames
 
@@ -105,8 +111,8 @@ class EventWrites:
                     "e": {
                         "terms": {"field": "event_id", "size": len(chunk)},
                         "aggs": {
-                            "o": {"terms": {"field": "outlet", "size": 200}},
-                            "l": {"terms": {"field": "lang", "size": 50}},
+                            "o": {"terms": {"field": "outlet", "size": MAX_GROUP_OUTLETS}},
+                            "l": {"terms": {"field": "lang", "size": MAX_EVENT_LANGUAGES}},
                             "a": {"terms": {"field": "event_aliases", "size": 200}},
                             "lo": {"min": {"field": "fetched_at"}},
                             "hi": {"max": {"field": "fetched_at"}},

@@ -19,8 +19,12 @@ from monitor.models import HIGHLIGHT_END, HIGHLIGHT_START, Story
 from monitor.store.documents import (
     ARRIVAL_ORDER,
     GROUPED,
+    MAX_GROUP_OUTLETS,
     PENDING,
+    GroupCounts,
     cluster_fields,
+    counted_cluster_fields,
+    counted_event_fields,
     group_fields,
     iso,
     story_from_doc,
@@ -192,14 +196,26 @@ class StoryIndex:
 
     @translated
     def apply_groups(
-        self, stories: Sequence[Story], *, now: datetime, run: str | None = None
+        self,
+        stories: Sequence[Story],
+        *,
+        now: datetime,
+        run: str | None = None,
+        clusters: Mapping[str, GroupCounts] | None = None,
+        events: Mapping[str, GroupCounts] | None = None,
     ) -> list[str]:
         """Write each story's decided cluster and event (and the grouping `run` that decided
-        them); returns errors, one line each.
+        them); returns errors, one line each. A primary in `clusters` or `events` (by id)
+        also gets its group's counts written, as `refresh_clusters`/`refresh_events` would.
 
         The grouping lease makes the grouper the only writer of these fields, so plain
         partial updates cannot lose a concurrent decision.
         """
+        more: dict[str, dict[str, Any]] = {}
+        for sid, c in (clusters or {}).items():
+            more[sid] = counted_cluster_fields(c)
+        for sid, c in (events or {}).items():
+            more[sid] = more.get(sid, {}) | counted_event_fields(c)
         known = self._pending_at
         where = {s.id: known.pop(s.id) for s in stories if s.id in known}
         where |= self.locate([s.id for s in stories if s.id not in where])
@@ -208,7 +224,7 @@ class StoryIndex:
                 "_op_type": "update",
                 "_index": where[s.id],
                 "_id": s.id,
-                "doc": group_fields(s, now, run),
+                "doc": group_fields(s, now, run) | more.get(s.id, {}),
             }
             for s in stories
             if s.id in where
@@ -247,7 +263,7 @@ class StoryIndex:
         ids = sorted(set(cluster_ids))
         if not ids:
             return 0
-        counts = self._cluster_outlets(ids, per_cluster=200, refresh=refresh)
+        counts = self._cluster_outlets(ids, per_cluster=MAX_GROUP_OUTLETS, refresh=refresh)
         where = self.locate(ids, refresh=False)  # refreshed just before (here or by the caller)
         ops: list[dict[str, Any]] = []
         for cid, (size, outlets) in counts.items():

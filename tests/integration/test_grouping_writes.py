@@ -147,3 +147,104 @@ def test_a_pass_that_fails_to_decide_waits_for_the_pass_being_written(
     assert all(grouped[s.id] for s in dev_stories[:PASS])
     assert not any(grouped[s.id] for s in dev_stories[PASS:])
     assert store.leases.holder(GROUPING_LEASE) is None
+
+
+_COUNT_FIELDS = [
+    "cluster_size",
+    "outlets",
+    "event_size",
+    "event_outlets",
+    "event_languages",
+    "event_first_seen",
+    "event_last_seen",
+    "event_aliases",
+    "is_event_primary",
+]
+
+
+def _counts(store: Store) -> dict[str, dict[str, Any]]:
+    store.refresh()
+    res = store.es.search(index=store.names.stories, size=10_000, source_includes=_COUNT_FIELDS)
+    return {h["_id"]: h["_source"] for h in res["hits"]["hits"]}
+
+
+def _recount_all(store: Store) -> None:
+    store.refresh()
+    res = store.es.search(
+        index=store.names.stories, size=10_000, source_includes=["cluster_id", "event_id"]
+    )
+    docs = [h["_source"] for h in res["hits"]["hits"]]
+    store.stories.refresh_clusters({d["cluster_id"] for d in docs})
+    store.events.refresh_events({d["event_id"] for d in docs})
+
+
+def test_a_first_runs_own_groups_are_counted_as_the_index_would_count_them(
+    store: Store, dev_stories: list[Story], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing grouped before the run: the clusters and events that begin in a pass are
+    counted from the pass and written with it; a recount by the index changes nothing."""
+    multilingual = Path(__file__).resolve().parents[1] / "fixtures" / "events-multilingual.jsonl"
+    more = [record_to_story(r, NOW) for r in jsonl_rows(multilingual)]
+    tag_stories(more, Tagger(load_taxonomy(TOPICS_YAML)))
+    stories = dev_stories + more
+    for i, s in enumerate(stories):
+        # First-seen times with microseconds: the index keeps milliseconds.
+        s.fetched_at = NOW + timedelta(seconds=i, microseconds=1000 * i + 789)
+    asked: dict[str, set[str]] = {"clusters": set(), "events": set()}
+    clusters, events = store.stories.refresh_clusters, store.events.refresh_events
+
+    def recount_clusters(ids: Any, **kw: Any) -> int:
+        asked["clusters"] |= set(ids)
+        return clusters(ids, **kw)
+
+    def recount_events(ids: Any, **kw: Any) -> int:
+        asked["events"] |= set(ids)
+        return events(ids, **kw)
+
+    monkeypatch.setattr(store.stories, "refresh_clusters", recount_clusters)
+    monkeypatch.setattr(store.events, "refresh_events", recount_events)
+    monkeypatch.setattr(grouping, "PASS_SIZE", 9)
+    assert store.stories.index(stories, now=NOW).errors == []
+    assert group_pending(store, window_days=7, now=NOW)["errors"] == []
+    written = _counts(store)
+    monkeypatch.undo()
+    _recount_all(store)
+    assert _counts(store) == written
+    # Groups of several reports were counted from their pass, not asked of the index.
+    sizes = {sid: d.get("event_size") or 0 for sid, d in written.items()}
+    assert {sid for sid, n in sizes.items() if n > 1} - asked["events"]
+    sizes = {sid: d.get("cluster_size") or 0 for sid, d in written.items()}
+    assert {sid for sid, n in sizes.items() if n > 1} - asked["clusters"]
+
+
+def test_a_later_runs_groups_are_all_recounted_by_the_index(
+    store: Store, dev_stories: list[Story], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once stories are grouped before the run, a group's members may be stored: every
+    group the run touches is recounted by the index."""
+    half = len(dev_stories) // 2
+    assert store.stories.index(dev_stories[:half], now=NOW).errors == []
+    assert group_pending(store, window_days=7, now=NOW)["errors"] == []
+    asked: set[str] = set()
+    events = store.events.refresh_events
+
+    def recount_events(ids: Any, **kw: Any) -> int:
+        asked.update(ids)
+        return events(ids, **kw)
+
+    monkeypatch.setattr(store.events, "refresh_events", recount_events)
+    later = dev_stories[half:]
+    assert store.stories.index(later, now=NOW).errors == []
+    assert group_pending(store, window_days=7, now=NOW)["errors"] == []
+    store.refresh()
+    res = store.es.search(
+        index=store.names.stories,
+        query={"ids": {"values": [s.id for s in later]}},
+        size=len(later),
+        source_includes=["event_id"],
+    )
+    assert {h["_source"]["event_id"] for h in res["hits"]["hits"]} <= asked
+    written = _counts(store)
+    monkeypatch.undo()
+    _recount_all(store)
+    assert _counts(store) == written
