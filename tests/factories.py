@@ -239,7 +239,10 @@ _WORDS = tuple(
 
 
 def jsonl_rows(path: Path) -> list[dict[str, Any]]:
-    """The objects of a JSON Lines file (a corpus or a fixture), blank lines skipped."""
+    """The objects of a JSON Lines file (a corpus or a fixture), blank lines skipped. A missing
+    file fails the test, saying where it was looked for: a test on a corpus never skips."""
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the shared corpus must be beside the repository")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 

@@ -240,22 +240,26 @@ def _ms(dt: datetime) -> datetime:
     return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
 
 
-def counted_cluster_fields(c: GroupCounts) -> dict[str, Any]:
-    """`cluster_fields` from counts, as `StoryIndex.refresh_clusters` would write them."""
-    return cluster_fields(c.size, _top(c.outlets, MAX_GROUP_OUTLETS))
-
-
-def counted_event_fields(c: GroupCounts) -> dict[str, Any]:
-    """`event_fields` from counts of an event no stored story was moved into (no aliases),
-    as `EventWrites.refresh_events` would write them."""
-    fields = event_fields(
-        c.size,
-        _top(c.outlets, MAX_GROUP_OUTLETS),
-        _top(c.languages, MAX_EVENT_LANGUAGES),
-        _ms(c.first_seen),
-        _ms(c.last_seen),
-    )
-    return fields | {"event_aliases": []}
+def group_count_fields(
+    clusters: Mapping[str, GroupCounts], events: Mapping[str, GroupCounts]
+) -> dict[str, dict[str, Any]]:
+    """Per primary id, its cluster's and its event's count fields as `refresh_clusters` and
+    `refresh_events` would write them (an event here has no stored story moved into it, so
+    no aliases)."""
+    out = {
+        cid: cluster_fields(c.size, _top(c.outlets, MAX_GROUP_OUTLETS))
+        for cid, c in clusters.items()
+    }
+    for eid, c in events.items():
+        counted = event_fields(
+            c.size,
+            _top(c.outlets, MAX_GROUP_OUTLETS),
+            _top(c.languages, MAX_EVENT_LANGUAGES),
+            _ms(c.first_seen),
+            _ms(c.last_seen),
+        )
+        out[eid] = out.get(eid, {}) | counted | {"event_aliases": []}
+    return out
 
 
 def cluster_fields(size: int, outlets: list[str]) -> dict[str, Any]:

@@ -23,8 +23,7 @@ from monitor.store.documents import (
     PENDING,
     GroupCounts,
     cluster_fields,
-    counted_cluster_fields,
-    counted_event_fields,
+    group_count_fields,
     group_fields,
     iso,
     story_from_doc,
@@ -211,11 +210,7 @@ class StoryIndex:
         The grouping lease makes the grouper the only writer of these fields, so plain
         partial updates cannot lose a concurrent decision.
         """
-        more: dict[str, dict[str, Any]] = {}
-        for sid, c in (clusters or {}).items():
-            more[sid] = counted_cluster_fields(c)
-        for sid, c in (events or {}).items():
-            more[sid] = more.get(sid, {}) | counted_event_fields(c)
+        more = group_count_fields(clusters or {}, events or {})
         known = self._pending_at
         where = {s.id: known.pop(s.id) for s in stories if s.id in known}
         where |= self.locate([s.id for s in stories if s.id not in where])

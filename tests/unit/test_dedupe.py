@@ -748,7 +748,6 @@ def _pairwise(rows: list[dict[str, Any]], clusters: dict[str, str]) -> tuple[int
     return tp, fp, fn
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="shared/corpus/dev-stories.jsonl not present")
 @pytest.mark.parametrize("seed", [None, 1, 2, 3])
 def test_dev_set_precision_and_recall(seed: int | None) -> None:
     rows = jsonl_rows(DEV_SET)

@@ -19,6 +19,7 @@ from monitor.evaluation import (
     render_eval,
 )
 from monitor.tagging import Tagger, load_taxonomy, parse_taxonomy
+from tests.factories import jsonl_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_CORPUS = Path(
@@ -126,9 +127,7 @@ def test_default_people_universe_is_the_corpus_list() -> None:
 
 @pytest.fixture(scope="module")
 def dev_report() -> EvalReport:
-    if not DEV_CORPUS.is_file():
-        pytest.skip(f"dev corpus not found at {DEV_CORPUS} (set NEWSMON_DEV_CORPUS)")
-    records = [json.loads(line) for line in DEV_CORPUS.read_text(encoding="utf-8").splitlines()]
+    records = jsonl_rows(DEV_CORPUS)  # NEWSMON_DEV_CORPUS may point elsewhere
     tagger = Tagger(load_taxonomy(ROOT / "config" / "topics.yaml"))
     return evaluate(tagger, records)
 

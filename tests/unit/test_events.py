@@ -74,10 +74,9 @@ def test_an_arabic_and_a_hebrew_report_join_the_english_one(tagger: Tagger) -> N
     assert set(events.values()) == {min(rows, key=lambda r: r["published"])["id"]}
 
 
-# ---- the labelled development sets (../shared; skipped only when it is absent) ---------------
+# ---- the labelled development sets (../shared; a missing one fails) ---------------------------
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="shared/corpus/dev-stories.jsonl not present")
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_dev_set_events(tagger: Tagger, seed: int | None) -> None:
     rows = jsonl_rows(DEV_SET)
@@ -89,7 +88,6 @@ def test_dev_set_events(tagger: Tagger, seed: int | None) -> None:
     assert tp / (tp + fn) >= 0.95, (tp, fp, fp_u, fn)
 
 
-@pytest.mark.skipif(not REALWORLD.exists(), reason="shared/corpus/realworld-dev.jsonl not present")
 def test_realworld_events_floor(tagger: Tagger) -> None:
     """A floor under today's figures on real reworded English reports (0.89 / 0.61, see the
     parameters in monitor/dedupe/events.py): precision over pairs touching a labelled group

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,7 @@ import pytest
 
 from monitor.dedupe import EVENT_SPAN, dedupe_records
 from monitor.tagging import Tagger, load_taxonomy
-from tests.factories import NOW, TOPICS_YAML
+from tests.factories import NOW, TOPICS_YAML, jsonl_rows
 
 REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "realworld-dev.jsonl"
 START = datetime(2023, 10, 1, tzinfo=UTC)
@@ -64,9 +63,8 @@ def _when(rec: dict[str, Any]) -> datetime:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REALWORLD.exists(), reason="shared/corpus/realworld-dev.jsonl not present")
 def test_mixed_stream_keeps_spans_and_groups() -> None:
-    real = [json.loads(line) for line in REALWORLD.read_text(encoding="utf-8").splitlines()]
+    real = jsonl_rows(REALWORLD)
     stream = sorted(real + synthetic_stream(10_000), key=lambda r: (_when(r), r["id"]))
     tagger = Tagger(load_taxonomy(TOPICS_YAML))
     out = list(dedupe_records(stream, NOW, tagger))

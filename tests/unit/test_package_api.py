@@ -32,6 +32,7 @@ PUBLIC = {
     ],
     "monitor.store": [
         "BatchLookup",
+        "GroupCounts",
         "IndexNames",
         "IndexReport",
         "LeaseBusy",

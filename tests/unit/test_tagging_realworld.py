@@ -8,25 +8,21 @@ when it is, and recall >= 0.9 over every labelled positive.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from monitor.evaluation import EvalReport, evaluate
 from monitor.tagging import Tagger, load_taxonomy
+from tests.factories import jsonl_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 REALWORLD = ROOT.parent / "shared" / "corpus" / "realworld-dev.jsonl"
 
-pytestmark = pytest.mark.skipif(
-    not REALWORLD.is_file(), reason="../shared/corpus/realworld-dev.jsonl is not present"
-)
-
 
 @pytest.fixture(scope="module")
 def report() -> EvalReport:
-    rows = [json.loads(line) for line in REALWORLD.read_text(encoding="utf-8").splitlines()]
+    rows = jsonl_rows(REALWORLD)
     return evaluate(Tagger(load_taxonomy(ROOT / "config" / "topics.yaml")), rows)
 
 
