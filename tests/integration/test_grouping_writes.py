@@ -4,6 +4,7 @@ the index, and no write outlives the run (nor its lease)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -248,3 +249,20 @@ def test_a_later_runs_groups_are_all_recounted_by_the_index(
     monkeypatch.undo()
     _recount_all(store)
     assert _counts(store) == written
+
+
+def test_the_run_thaws_what_it_froze_and_only_that(store: Store, dev_stories: list[Story]) -> None:
+    """Each pass freezes the run's long-lived objects for the collector; the run gives them
+    back to it at the end, unless objects were frozen before it began (not its own)."""
+    assert gc.get_freeze_count() == 0
+    assert store.stories.index(dev_stories[:20], now=NOW).errors == []
+    assert group_pending(store, window_days=7, now=NOW)["grouped"] == 20
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        assert store.stories.index(dev_stories[20:], now=NOW).errors == []
+        assert group_pending(store, window_days=7, now=NOW)["grouped"] == len(dev_stories) - 20
+        assert gc.get_freeze_count() >= before
+    finally:
+        gc.unfreeze()
