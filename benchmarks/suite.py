@@ -311,14 +311,11 @@ def _time_es_requests() -> dict[str, float]:
 
 
 # Where a poll's wall time goes, by stage: (module, function, label). The labels nest:
-# "parse", "tag_index" and "wait_for_index" are the steps (a step is indexed on a thread while
-# the next is parsed: "wait_for_index" is what the poll still waited for it), "decide" and
-# "wait_for_writes" parts of "group".
+# "parse" and "tag_index" are the steps, "decide" and "wait_for_writes" parts of "group".
 POLL_PHASES = (
     ("monitor.pipeline.polling", "fetch_feeds", "fetch"),
     ("monitor.pipeline.polling", "parse_feed", "parse"),
     ("monitor.pipeline.polling", "_index_new", "tag_index"),
-    ("monitor.pipeline.polling", "_indexed", "wait_for_index"),
     ("monitor.pipeline.polling", "group_pending", "group"),
     ("monitor.pipeline.grouping", "decide_groups", "decide"),
     ("monitor.pipeline.grouping", "_Writer.wait", "wait_for_writes"),

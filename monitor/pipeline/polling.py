@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -33,7 +32,7 @@ from monitor.pipeline.schedule import (
     ttl_minutes,
 )
 from monitor.pipeline.updates import apply_updates
-from monitor.store import IndexReport, Store
+from monitor.store import Store
 from monitor.tagging import Tagger
 
 __all__ = [
@@ -328,26 +327,15 @@ def _add_counts(total: dict[str, Any], step: dict[str, Any]) -> None:
         total[k] = total[k] + v if k in total else v
 
 
-@dataclass
-class _Ready:
-    """A step's new stories, tagged and ready to index, and its report so far."""
-
-    new: list[Story]
-    existing: dict[str, str]  # stored story id -> its index
-    fulltext: dict[str, Any]
-    updates: dict[str, Any]
-
-
 def _index_new(
     store: Store, settings: Settings, b: _Batch, tagger_of: Callable[[], Tagger], now: datetime
-) -> _Ready | None:
-    """Make the stories of `b` not stored yet ready to index (their full text first, for
-    full-text feeds, then tagged), and version the known ones whose text changed. None when
-    the step has no story."""
+) -> _Step:
+    """Tag and index the stories of `b` not stored yet (their full text first, for full-text
+    feeds), count each feed's new ones, and version the known ones whose text changed."""
     if not b.stories:
         # Every feed of the step answered 304, was unchanged or failed: nothing to look up,
         # tag or index (and no taxonomy to compile, a second and a half of a 304 poll).
-        return None
+        return _Step(set(), set(), [], {}, {})
     tagger = tagger_of()
     existing = store.stories.locate([s.id for s in b.stories])
     fresh: dict[str, Story] = {}
@@ -363,28 +351,18 @@ def _index_new(
     updates = apply_updates(
         store, settings, [s for s in b.stories if s.id in existing], tagger, now
     )
-    return _Ready(new, existing, fulltext, updates)
-
-
-def _store_new(store: Store, ready: _Ready, now: datetime) -> IndexReport:
-    return store.stories.index(ready.new, now=now, existing=ready.existing)
-
-
-def _indexed(b: _Batch, ready: _Ready, job: Future[IndexReport]) -> _Step:
-    """The step's report once its new stories are indexed (waits for that): each feed's new
-    ones counted. An error indexing them is raised here."""
-    indexed = job.result()
+    indexed = store.stories.index(new, now=now, existing=existing)
     for e in indexed.errors:
         log.error("story not indexed: %s", e)
     created = set(indexed.created)
     stored = created | set(indexed.skipped)
     unstored_feeds = set()
-    for s in ready.new:
+    for s in new:
         if s.id in created:
             b.rows[s.feed_id]["new"] += 1
         elif s.id not in stored:
             unstored_feeds.add(s.feed_id)
-    return _Step(created, unstored_feeds, indexed.errors, ready.fulltext, ready.updates)
+    return _Step(created, unstored_feeds, indexed.errors, fulltext, updates)
 
 
 def poll(
@@ -415,33 +393,19 @@ def poll(
     updates: dict[str, Any] = {"updated": 0, "new_match": 0, "conflicts": 0}
     seen = 0
     fetched = list(zip(feeds, requests, results, strict=True))
-    # A step's new stories are indexed on a thread while the next step's feeds are parsed
-    # (its bulk requests were a few seconds of waiting in a 1,000-feed first poll). The next
-    # step looks its stories up only once they are stored, as when steps ran one by one.
-    in_flight: tuple[_Ready, Future[IndexReport]] | None = None
-    steps: list[_Step] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmon-index") as pool:
-        for i in range(0, len(fetched), STEP_FEEDS):
-            for f, req, res in fetched[i : i + STEP_FEEDS]:
-                b.record(f, req, res, now)
-                # Parsed: the body is not needed again, and a thousand feeds' bodies add up.
-                res.body = None
-            seen += len(b.stories)
-            if in_flight is not None:
-                steps.append(_indexed(b, *in_flight))
-                in_flight = None
-            ready = _index_new(store, settings, b, partial(tagger_for, settings), now)
-            b.stories = []  # taken (or reported): the next step's stories take their place
-            if ready is not None:
-                in_flight = (ready, pool.submit(_store_new, store, ready, now))
-        if in_flight is not None:
-            steps.append(_indexed(b, *in_flight))
-    for step in steps:
+    for i in range(0, len(fetched), STEP_FEEDS):
+        for f, req, res in fetched[i : i + STEP_FEEDS]:
+            b.record(f, req, res, now)
+            # Parsed: the body is not needed again, and a thousand feeds' bodies add up.
+            res.body = None
+        seen += len(b.stories)
+        step = _index_new(store, settings, b, partial(tagger_for, settings), now)
         _add_counts(fulltext, step.fulltext)
         _add_counts(updates, step.updates)
         created |= step.created
         unstored_feeds |= step.unstored_feeds
         index_errors += step.errors
+        b.stories = []  # indexed (or reported): the next step's stories take their place
     # Stored pending: the grouping step decides clusters and events, one process at a time.
     grouping = group_pending(store, settings.dedupe_window_days, now)
     for fid, outcome in b.outcomes.items():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -282,43 +281,3 @@ def test_a_story_updated_within_its_first_slot_is_still_listed_for_the_old_rule(
     midnight = NOW.replace(minute=0) + timedelta(hours=1)
     assert pipeline.send_digests(s, now=midnight)["sent"] == 1
     assert "ferries" in smtp_server.wait_for(1)[0]["Subject"]
-
-
-def test_an_item_a_later_step_carries_again_is_found_stored_by_the_earlier_step(
-    tmp_path: Path,
-    served: FeedServer,
-    newsmon_env: dict[str, str],
-    es_client: Elasticsearch,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A poll indexes a step's stories while it parses the next step's feeds; the next step
-    still looks its stories up only once the step before is stored. The same item, rewritten,
-    in a feed of a later step is then an update of the story the earlier step stored, not a
-    second story (nor a create the index refuses)."""
-    from monitor.pipeline import polling
-
-    names = ["harbour.xml", "mirror.xml", "market.xml"]  # the repeat in the very next step
-    _publish(served, [ENVOY, BAKERS])
-    root = Path(served.directory)
-    (root / "market.xml").write_text(rss_feed("Market News", [MARKET]), encoding="utf-8")
-    rewritten = ENVOY | {"title": "Turkish foreign minister summons Israeli envoy a second time"}
-    (root / "mirror.xml").write_text(rss_feed("Harbour Mirror", [rewritten]), encoding="utf-8")
-    monkeypatch.setattr(polling, "STEP_FEEDS", 1)  # one feed per step
-    store_new = polling._store_new
-
-    def slow_store_new(*args: Any) -> Any:
-        time.sleep(0.5)  # a slow server: the next step is parsed long before this is stored
-        return store_new(*args)
-
-    monkeypatch.setattr(polling, "_store_new", slow_store_new)
-    s = _configured(tmp_path, served, newsmon_env, *names)
-    report = pipeline.poll(s, now=NOW)
-    assert report["index_errors"] == []
-    assert report["stories_new"] == 3
-    assert report["updates"]["updated"] == 1
-    assert {r["feed"]: r["new"] for r in report["feeds"]} == {
-        "harbour": 2,
-        "market": 1,
-        "mirror": 0,
-    }
-    assert _doc(es_client, s, ENVOY["link"])["title"] == rewritten["title"]
