@@ -237,14 +237,15 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
     """Group every pending story, pass by pass, holding the grouping lease."""
     report: dict[str, Any] = {"grouped": 0, "clustered": 0, "passes": 0, "errors": []}
     holder = holder_id()
-    # Objects frozen before the run are someone else's (a forking server's): left frozen.
-    thaw = gc.get_freeze_count() == 0
     # The run's passes share their look-ups' memory of what the run decided (`next_pass`):
     # only stories grouped before the run are asked of Elasticsearch.
     lookup: BatchLookup | None = None
     events: StoreEventLookup | None = None
     try:
         with store.leases.held(GROUPING_LEASE, holder, ttl=LEASE_TTL, wait=LEASE_WAIT):
+            # Objects frozen before the run are someone else's (a forking server's): left
+            # frozen. Read under the lease, so an earlier run in this process has thawed.
+            thaw = gc.get_freeze_count() == 0
             writer = _Writer(store, now, holder, report)
             try:
                 while True:
@@ -282,14 +283,13 @@ def group_pending(store: Store, window_days: int, now: datetime) -> dict[str, An
                 writer.wait()
             finally:
                 writer.close()
+                if thaw:
+                    gc.unfreeze()  # what the run froze is collectable again
     except LeaseBusy as e:
         log.warning("grouping deferred: %s", e)
         report["deferred"] = str(e)
     finally:
-        # A long-lived process (`newsmon run`, an Airflow worker) keeps no run's texts, and
-        # what the run froze is collectable again.
+        # A long-lived process (`newsmon run`, an Airflow worker) keeps no run's texts.
         clear_caches()
         clear_event_caches()
-        if thaw:
-            gc.unfreeze()
     return report

@@ -8,6 +8,7 @@ import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,26 @@ def test_a_later_runs_groups_are_all_recounted_by_the_index(
     monkeypatch.undo()
     _recount_all(store)
     assert _counts(store) == written
+
+
+def test_a_run_that_waited_for_anothers_lease_thaws_what_it_froze(
+    store: Store, dev_stories: list[Story], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two polls' grouping runs in threads of one process: the second waits for the first's
+    lease, and neither leaves anything frozen behind."""
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(grouping, "PASS_SIZE", 5)
+    assert store.stories.index(dev_stories, now=NOW).errors == []
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(group_pending, store, 7, NOW)
+        deadline = time.monotonic() + 60
+        while gc.get_freeze_count() == 0 and not first.done() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert not first.done()  # the second starts while the first holds the lease
+        second = pool.submit(group_pending, store, 7, NOW)
+        reports = [first.result(), second.result()]
+    assert sum(r["grouped"] for r in reports) == len(dev_stories)
+    assert gc.get_freeze_count() == 0
 
 
 def test_the_run_thaws_what_it_froze_and_only_that(store: Store, dev_stories: list[Story]) -> None:
