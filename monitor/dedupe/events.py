@@ -402,50 +402,55 @@ def _possible(
     specific = own._specific.__getitem__
     out = []
     for c in eligible:
-        if c.terms is None:
-            text = _candidate_text(c)
-            terms, evidence = text.terms, text.evidence
-        else:
-            terms, evidence = c.terms, _candidate_evidence(c, c.terms)
+        terms, evidence, _ = _sides(c)
         if not mine.evidence & evidence:
+            # Common words alone never make one event: two reports of one happening name
+            # at least one of its people, organisations, places, numbers or dates.
             continue
-        same_lang = not story.lang or not c.lang or story.lang == c.lang
-        common = mine.terms & terms if same_lang else mine.evidence & evidence
+        common = mine.terms & terms if _same_language(story, c) else mine.evidence & evidence
         if sum(map(specific, common)) >= MIN_SPECIFIC:
             out.append(c)
     return out
 
 
+def _sides(c: EventCandidate) -> tuple[frozenset[str], frozenset[str], EventText | None]:
+    """A candidate's terms and evidence terms, and its whole text when that had to be built
+    for them (no stored terms): its stored terms are what the rules and the score read."""
+    if c.terms is None:
+        text = _candidate_text(c)
+        return text.terms, text.evidence, text
+    return c.terms, _candidate_evidence(c, c.terms), None
+
+
+def _same_language(story: Story, c: EventCandidate) -> bool:
+    # An unknown language is compared as if it were the same: the words decide then.
+    return not story.lang or not c.lang or story.lang == c.lang
+
+
 def _matches(
     story: Story,
     mine: EventText,
-    eligible: list[EventCandidate],
+    possible: list[EventCandidate],
     weights: Weights,
     when: datetime,
 ) -> tuple[list[_Match], list[str]]:
-    # One loop over the candidates with the story's sides looked up once: the bound, the
-    # score and the count of specific terms read the same shared terms, so they are
-    # intersected and summed once per candidate (the same sums, in the same order, as
-    # `score` and `Weights.shared`). A candidate's whole text (headline, facts) is built only
-    # for the few that pass the score: its stored terms are what the score reads (`retag`
-    # rewrites them with its entities), and building texts was most of the decision's cost.
+    # The candidates are `_possible`'s: they share evidence and enough specific terms. One
+    # loop over them with the story's sides looked up once: the bound and the score read the
+    # same shared terms, so they are intersected and summed once per candidate (the same
+    # sums, in the same order, as `score` and `Weights.shared`). A candidate's whole text
+    # (headline, facts) is built only for the few that pass the score: its stored terms are
+    # what the score reads (`retag` rewrites them with its entities), and building texts was
+    # most of the decision's cost.
     matches: list[_Match] = []
     refused: list[str] = []
     table = weights._table.__getitem__
-    specific = weights._specific.__getitem__
     total = weights.total
     sides = {True: mine.terms, False: mine.evidence}
     totals = {True: total(mine.terms), False: total(mine.evidence)}
     log2 = math.log(2.0)
-    for c in eligible:
-        other: EventText | None = None
-        if c.terms is None:
-            other = _candidate_text(c)
-            terms, evidence = other.terms, other.evidence
-        else:
-            terms, evidence = c.terms, _candidate_evidence(c, c.terms)
-        # An unknown language is compared as if it were the same: the words decide then.
-        same_lang = not story.lang or not c.lang or story.lang == c.lang
+    for c in possible:
+        terms, evidence, other = _sides(c)
+        same_lang = _same_language(story, c)
         gap = when - (_utc(c.first_seen) or when)
         needed = _threshold(same_lang, c.outlet == story.outlet, gap)
         a = sides[same_lang]
@@ -460,12 +465,6 @@ def _matches(
         both = totals[same_lang] + total(b)
         s = 2 * shared / both if both else 0.0
         if s < needed:
-            continue
-        if sum(map(specific, common)) < MIN_SPECIFIC:
-            continue
-        if not mine.evidence & evidence:
-            # Common words alone never make one event: two reports of one happening name
-            # at least one of its people, organisations, places, numbers or dates.
             continue
         if other is None:
             other = _candidate_text(c)
