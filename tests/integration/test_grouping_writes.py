@@ -180,6 +180,24 @@ def _recount_all(store: Store) -> None:
     store.events.refresh_events({d["event_id"] for d in docs})
 
 
+def _recorded(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> set[str]:
+    """Every id the recount `owner.name` is asked about, from now on (it still recounts)."""
+    asked: set[str] = set()
+    recount = getattr(owner, name)
+
+    def recording(ids: Any, **kw: Any) -> Any:
+        asked.update(ids)
+        return recount(ids, **kw)
+
+    monkeypatch.setattr(owner, name, recording)
+    return asked
+
+
+def _several(counts: dict[str, dict[str, Any]], size_field: str) -> set[str]:
+    """The primaries whose group has more than one member."""
+    return {sid for sid, d in counts.items() if (d.get(size_field) or 0) > 1}
+
+
 def test_a_first_runs_own_groups_are_counted_as_the_index_would_count_them(
     store: Store, dev_stories: list[Story], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,19 +210,8 @@ def test_a_first_runs_own_groups_are_counted_as_the_index_would_count_them(
     for i, s in enumerate(stories):
         # First-seen times with microseconds: the index keeps milliseconds.
         s.fetched_at = NOW + timedelta(seconds=i, microseconds=1000 * i + 789)
-    asked: dict[str, set[str]] = {"clusters": set(), "events": set()}
-    clusters, events = store.stories.refresh_clusters, store.events.refresh_events
-
-    def recount_clusters(ids: Any, **kw: Any) -> int:
-        asked["clusters"] |= set(ids)
-        return clusters(ids, **kw)
-
-    def recount_events(ids: Any, **kw: Any) -> int:
-        asked["events"] |= set(ids)
-        return events(ids, **kw)
-
-    monkeypatch.setattr(store.stories, "refresh_clusters", recount_clusters)
-    monkeypatch.setattr(store.events, "refresh_events", recount_events)
+    asked_clusters = _recorded(monkeypatch, store.stories, "refresh_clusters")
+    asked_events = _recorded(monkeypatch, store.events, "refresh_events")
     monkeypatch.setattr(grouping, "PASS_SIZE", 9)
     assert store.stories.index(stories, now=NOW).errors == []
     assert group_pending(store, window_days=7, now=NOW)["errors"] == []
@@ -213,10 +220,8 @@ def test_a_first_runs_own_groups_are_counted_as_the_index_would_count_them(
     _recount_all(store)
     assert _counts(store) == written
     # Groups of several reports were counted from their pass, not asked of the index.
-    sizes = {sid: d.get("event_size") or 0 for sid, d in written.items()}
-    assert {sid for sid, n in sizes.items() if n > 1} - asked["events"]
-    sizes = {sid: d.get("cluster_size") or 0 for sid, d in written.items()}
-    assert {sid for sid, n in sizes.items() if n > 1} - asked["clusters"]
+    assert _several(written, "event_size") - asked_events
+    assert _several(written, "cluster_size") - asked_clusters
 
 
 def test_a_later_runs_groups_are_all_recounted_by_the_index(
@@ -227,14 +232,7 @@ def test_a_later_runs_groups_are_all_recounted_by_the_index(
     half = len(dev_stories) // 2
     assert store.stories.index(dev_stories[:half], now=NOW).errors == []
     assert group_pending(store, window_days=7, now=NOW)["errors"] == []
-    asked: set[str] = set()
-    events = store.events.refresh_events
-
-    def recount_events(ids: Any, **kw: Any) -> int:
-        asked.update(ids)
-        return events(ids, **kw)
-
-    monkeypatch.setattr(store.events, "refresh_events", recount_events)
+    asked = _recorded(monkeypatch, store.events, "refresh_events")
     later = dev_stories[half:]
     assert store.stories.index(later, now=NOW).errors == []
     assert group_pending(store, window_days=7, now=NOW)["errors"] == []
